@@ -1,0 +1,135 @@
+//! `emosense`: the local server and command-line analysis over the shared engine and router.
+
+mod eval;
+mod serve;
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use emosense_core::{Config, EmoSense, TextOptions, Tier};
+
+#[derive(Parser)]
+#[command(name = "emosense", version, about = "Emotion analysis of text: local API server and command line")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Load the models at start-up instead of on the first request.
+        #[arg(long)]
+        warmup: bool,
+    },
+    /// Analyse input and print JSON results.
+    Analyze {
+        #[command(subcommand)]
+        input: AnalyzeInput,
+    },
+    /// Evaluate a tier on the GoEmotions-Ekman split and print accuracy and macro-F1 as JSON.
+    Eval {
+        /// Split to read (`dev` or `test`).
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Folder holding `goemotions/ekman/{split}.tsv`.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyzeInput {
+    /// Analyse a text given as argument, or one text per line of standard input with `--jsonl`.
+    Text {
+        /// The text to analyse.
+        text: Option<String>,
+        /// Read one text per line from standard input and write one JSON result per line.
+        #[arg(long)]
+        jsonl: bool,
+        /// Start the tier ladder at this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+        /// Include per-sentence results.
+        #[arg(long)]
+        sentences: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TierArg {
+    Primary,
+    Secondary,
+    Fallback,
+}
+
+impl From<TierArg> for Tier {
+    fn from(t: TierArg) -> Tier {
+        match t {
+            TierArg::Primary => Tier::Primary,
+            TierArg::Secondary => Tier::Secondary,
+            TierArg::Fallback => Tier::Fallback,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("emosense: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let engine = Arc::new(EmoSense::new(config));
+    let outcome = match cli.command {
+        Command::Serve { addr, warmup } => serve::serve(engine, addr, warmup),
+        Command::Analyze { input: AnalyzeInput::Text { text, jsonl, tier, sentences } } => {
+            let options = TextOptions { tier: tier.map(Tier::from), sentences };
+            analyze_text(&engine, text, jsonl, &options)
+        }
+        Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("emosense: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &TextOptions) -> Result<ExitCode, String> {
+    let to_json = |result: emosense_core::Result<emosense_core::AnalysisResult>| match result {
+        Ok(r) => (serde_json::to_string(&r).unwrap_or_default(), true),
+        Err(e) => (serde_json::json!({"error": {"message": e.to_string()}}).to_string(), false),
+    };
+    match (text, jsonl) {
+        (Some(text), false) => {
+            let (line, ok) = to_json(engine.text().analyze(&text, options));
+            println!("{line}");
+            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        (None, true) => {
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            for line in std::io::stdin().lock().lines() {
+                let line = line.map_err(|e| format!("reading standard input: {e}"))?;
+                let (json, _) = to_json(engine.text().analyze(&line, options));
+                writeln!(out, "{json}").map_err(|e| format!("writing standard output: {e}"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => Err("give either a TEXT argument or --jsonl (texts on standard input)".into()),
+    }
+}

@@ -1,0 +1,203 @@
+//! Configuration, read once from the environment into a typed struct.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ConfigError;
+
+/// Where inference runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+}
+
+/// Which weight files are loaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// int8 weights (the shipped models).
+    Int8,
+    /// Full-precision weights, where a model folder provides them.
+    Fp32,
+}
+
+impl Precision {
+    /// Name used in model file names (`model.int8.onnx`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Int8 => "int8",
+            Precision::Fp32 => "fp32",
+        }
+    }
+}
+
+/// Settings shared by every front end. Defaults are documented in README.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `EMOTION_MODEL_DEVICE`: `cpu` (default).
+    pub device: Device,
+    /// `EMOTION_MODEL_CACHE_DIR`: folder holding one sub-folder per modality.
+    pub model_dir: PathBuf,
+    /// `EMOTION_ANALYSIS_BATCH_SIZE`: sequences per model run in batch analysis (16).
+    pub batch_size: usize,
+    /// `EMOTION_MODEL_PRECISION`: `int8` (default) or `fp32`.
+    pub precision: Precision,
+    /// `MAX_TEXT_LENGTH`: characters per text (5000).
+    pub max_text_chars: usize,
+    /// `MAX_AUDIO_FILE_SIZE`: bytes per audio file (10MB).
+    pub max_audio_bytes: u64,
+    /// `MAX_VIDEO_FILE_SIZE`: bytes per image or video file (50MB).
+    pub max_video_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            device: Device::Cpu,
+            model_dir: default_model_dir(),
+            batch_size: 16,
+            precision: Precision::Int8,
+            max_text_chars: 5000,
+            max_audio_bytes: 10 * 1024 * 1024,
+            max_video_bytes: 50 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `lookup` (the environment, or a map in tests); unset variables keep their defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        let get = |name: &'static str| lookup(name).map(|v| (name, v.trim().to_owned()));
+        if let Some((var, value)) = get("EMOTION_MODEL_DEVICE") {
+            config.device = match value.to_ascii_lowercase().as_str() {
+                "cpu" => Device::Cpu,
+                "cuda" => return Err(bad(var, &value, "cuda needs the GPU build; this build runs on cpu")),
+                _ => return Err(bad(var, &value, "expected cpu")),
+            };
+        }
+        if let Some((_, value)) = get("EMOTION_MODEL_CACHE_DIR") {
+            config.model_dir = PathBuf::from(value);
+        }
+        if let Some((var, value)) = get("EMOTION_ANALYSIS_BATCH_SIZE") {
+            config.batch_size = match value.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => n,
+                _ => return Err(bad(var, &value, "expected a whole number from 1 to 1024")),
+            };
+        }
+        if let Some((var, value)) = get("EMOTION_MODEL_PRECISION") {
+            config.precision = match value.to_ascii_lowercase().as_str() {
+                "int8" => Precision::Int8,
+                "fp32" => Precision::Fp32,
+                _ => return Err(bad(var, &value, "expected int8 or fp32")),
+            };
+        }
+        if let Some((var, value)) = get("MAX_TEXT_LENGTH") {
+            config.max_text_chars = match value.parse::<usize>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad(var, &value, "expected a positive number of characters")),
+            };
+        }
+        if let Some((var, value)) = get("MAX_AUDIO_FILE_SIZE") {
+            config.max_audio_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+        }
+        if let Some((var, value)) = get("MAX_VIDEO_FILE_SIZE") {
+            config.max_video_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+        }
+        Ok(config)
+    }
+}
+
+const SIZE_HINT: &str = "expected a size such as 10MB, 512KB or a number of bytes";
+
+fn bad(variable: &'static str, value: &str, message: &str) -> ConfigError {
+    ConfigError { variable, value: value.to_owned(), message: message.to_owned() }
+}
+
+/// Parses `10MB`, `512KB`, `1GB`, `2048B` or `2048` (binary units: 1KB = 1024 bytes). Zero is refused.
+pub fn parse_size(value: &str) -> Option<u64> {
+    let upper = value.trim().to_ascii_uppercase();
+    let split = upper.find(|c: char| !c.is_ascii_digit()).unwrap_or(upper.len());
+    let (digits, unit) = upper.split_at(split);
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KB" | "K" | "KIB" => 1 << 10,
+        "MB" | "M" | "MIB" => 1 << 20,
+        "GB" | "G" | "GIB" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok().and_then(|n| n.checked_mul(multiplier)).filter(|&n| n > 0)
+}
+
+/// `models-quantized/` next to the executable when present, otherwise the repository's.
+fn default_model_dir() -> PathBuf {
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("models-quantized")))
+        .filter(|dir| dir.is_dir());
+    beside_binary.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_when_unset() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.batch_size, 16);
+        assert_eq!(c.max_text_chars, 5000);
+        assert_eq!(c.max_audio_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
+        assert_eq!(c.precision, Precision::Int8);
+        assert_eq!(c.device, Device::Cpu);
+    }
+
+    #[test]
+    fn sizes_accept_units_and_bytes() {
+        assert_eq!(parse_size("10MB"), Some(10 << 20));
+        assert_eq!(parse_size("512KB"), Some(512 << 10));
+        assert_eq!(parse_size("4096"), Some(4096));
+        assert_eq!(parse_size(" 2 gb "), Some(2 << 30));
+        assert_eq!(parse_size("0"), None);
+        assert_eq!(parse_size("ten"), None);
+        assert_eq!(parse_size("5TB"), None);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = config(&[("MAX_AUDIO_FILE_SIZE", "lots")]).unwrap_err();
+        assert_eq!(err.variable, "MAX_AUDIO_FILE_SIZE");
+        assert!(err.to_string().contains("MAX_AUDIO_FILE_SIZE"));
+        assert_eq!(config(&[("EMOTION_ANALYSIS_BATCH_SIZE", "0")]).unwrap_err().variable, "EMOTION_ANALYSIS_BATCH_SIZE");
+        assert_eq!(config(&[("EMOTION_MODEL_DEVICE", "cuda")]).unwrap_err().variable, "EMOTION_MODEL_DEVICE");
+        assert_eq!(config(&[("EMOTION_MODEL_PRECISION", "int4")]).unwrap_err().variable, "EMOTION_MODEL_PRECISION");
+        assert_eq!(config(&[("MAX_TEXT_LENGTH", "-1")]).unwrap_err().variable, "MAX_TEXT_LENGTH");
+    }
+
+    #[test]
+    fn values_are_read() {
+        let c = config(&[
+            ("EMOTION_MODEL_CACHE_DIR", "/opt/models"),
+            ("EMOTION_ANALYSIS_BATCH_SIZE", "32"),
+            ("EMOTION_MODEL_PRECISION", "FP32"),
+            ("MAX_TEXT_LENGTH", "100"),
+            ("MAX_VIDEO_FILE_SIZE", "4MB"),
+        ])
+        .unwrap();
+        assert_eq!(c.model_dir, PathBuf::from("/opt/models"));
+        assert_eq!(c.batch_size, 32);
+        assert_eq!(c.precision, Precision::Fp32);
+        assert_eq!(c.max_text_chars, 100);
+        assert_eq!(c.max_video_bytes, 4 << 20);
+    }
+}

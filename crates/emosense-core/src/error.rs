@@ -1,0 +1,60 @@
+//! Errors of the core crate. Front ends map [`Error::kind`] to their own status codes in one place.
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The input is well-formed but not acceptable (empty text, unknown option, wrong type).
+    InvalidInput,
+    /// The input exceeds a configured limit.
+    TooLarge,
+    /// No rung of a modality's tier ladder could answer.
+    ModelUnavailable,
+    /// A model failed while running on valid input.
+    Internal,
+}
+
+/// Errors returned by analysis and configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A request field is missing, empty or has a value that cannot be used.
+    #[error("{field}: {message}")]
+    InvalidInput { field: String, message: String },
+    /// A request field exceeds a limit set by an environment variable.
+    #[error("{field} is {actual} {unit}; the limit is {limit} {unit} ({limit_source})")]
+    TooLarge { field: String, actual: u64, limit: u64, unit: &'static str, limit_source: &'static str },
+    /// Every tier from the requested one down failed to load or run.
+    #[error("no {modality} model could answer: {reasons}")]
+    ModelUnavailable { modality: &'static str, reasons: String },
+    /// A loaded model failed on valid input.
+    #[error("model {model} failed: {message}")]
+    Model { model: String, message: String },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field: field.into(), message: message.into() }
+    }
+
+    /// The category of the error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::ModelUnavailable { .. } => ErrorKind::ModelUnavailable,
+            Error::Model { .. } => ErrorKind::Internal,
+        }
+    }
+}
+
+/// A configuration variable with an unusable value.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}={value:?}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub message: String,
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,54 @@
+//! EmoSense core: emotion analysis with no HTTP or cloud types.
+//!
+//! [`EmoSense`] holds the configuration and one analyzer per modality. Each analyzer owns a tier ladder whose
+//! models load lazily on first use, once per process.
+
+pub mod config;
+pub mod emotion;
+pub mod error;
+pub mod registry;
+pub mod result;
+pub mod text;
+pub mod tier;
+
+pub use config::{Config, Device, Precision};
+pub use emotion::{Emotion, EmotionScores};
+pub use error::{ConfigError, Error, ErrorKind, Result};
+pub use registry::{Modality, ModelStatus};
+pub use result::{AnalysisResult, Metadata, SegmentResult};
+pub use text::{TextAnalyzer, TextOptions};
+pub use tier::Tier;
+
+/// The analysis engine shared by every front end.
+pub struct EmoSense {
+    config: Config,
+    text: TextAnalyzer,
+}
+
+impl EmoSense {
+    /// An engine for `config`; no model is loaded yet.
+    pub fn new(config: Config) -> Self {
+        let text = TextAnalyzer::new(&config);
+        EmoSense { config, text }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Text analysis.
+    pub fn text(&self) -> &TextAnalyzer {
+        &self.text
+    }
+
+    /// Ids of the models loaded so far in this process.
+    pub fn loaded_models(&self) -> Vec<String> {
+        self.text.loaded_models()
+    }
+
+    /// Every model of every modality.
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.text.models()
+    }
+}

@@ -1,0 +1,87 @@
+//! Models described by data: each modality folder under the model directory holds its files and a
+//! `manifest.json` with provenance, licence, checksums and measured accuracy.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::tier::Tier;
+
+/// The kind of input a model reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Modality {
+    Text,
+}
+
+impl Modality {
+    /// Name of the modality, also its folder under the model directory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Modality::Text => "text",
+        }
+    }
+}
+
+/// What a rung needs: its id (the key of its manifest entry), tier, and files inside the modality folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelSpec {
+    pub id: String,
+    pub modality: Modality,
+    pub tier: Tier,
+    /// File names relative to the modality folder; empty for models compiled into the binary.
+    pub files: Vec<String>,
+}
+
+impl ModelSpec {
+    /// Full paths of the model's files under `model_dir`.
+    pub fn paths(&self, model_dir: &Path) -> Vec<PathBuf> {
+        let folder = model_dir.join(self.modality.as_str());
+        self.files.iter().map(|f| folder.join(f)).collect()
+    }
+}
+
+/// A model as listed by the API: its spec, whether it is loaded, and its manifest entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelStatus {
+    pub id: String,
+    pub modality: Modality,
+    pub tier: Tier,
+    pub loaded: bool,
+    /// Whether every file the model needs is present.
+    pub available: bool,
+    /// Bytes of the model's files on disk (0 for built-in models).
+    pub size_bytes: u64,
+    /// `version`, `licence`, `source`, `metrics` and the rest of the model's manifest entry, as written.
+    pub manifest: serde_json::Value,
+}
+
+impl ModelStatus {
+    /// Reads file sizes and the manifest entry for `spec` under `model_dir`.
+    pub fn read(spec: &ModelSpec, model_dir: &Path, loaded: bool) -> ModelStatus {
+        let sizes: Vec<Option<u64>> = spec.paths(model_dir).iter().map(|p| std::fs::metadata(p).ok().map(|m| m.len())).collect();
+        ModelStatus {
+            id: spec.id.clone(),
+            modality: spec.modality,
+            tier: spec.tier,
+            loaded,
+            available: sizes.iter().all(Option::is_some),
+            size_bytes: sizes.iter().flatten().sum(),
+            manifest: manifest_entry(model_dir, spec.modality, &spec.id).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+/// The entry for `id` in `<model_dir>/<modality>/manifest.json` (`{"models": [{"id": ...}, ...]}`).
+pub fn manifest_entry(model_dir: &Path, modality: Modality, id: &str) -> Option<serde_json::Value> {
+    let path = model_dir.join(modality.as_str()).join("manifest.json");
+    let manifest: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    manifest.get("models")?.as_array()?.iter().find(|m| m.get("id").and_then(|v| v.as_str()) == Some(id)).cloned()
+}
+
+/// The `version` field of a model's manifest entry, or `"unversioned"`.
+pub fn manifest_version(model_dir: &Path, modality: Modality, id: &str) -> String {
+    manifest_entry(model_dir, modality, id)
+        .and_then(|m| m.get("version").and_then(|v| v.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| "unversioned".to_owned())
+}

@@ -1,0 +1,63 @@
+//! The answer every analysis returns.
+
+use serde::Serialize;
+
+use crate::emotion::{round4, Emotion, EmotionScores};
+use crate::registry::Modality;
+use crate::tier::Tier;
+
+/// `{dominant_emotion, confidence, emotions, metadata}`, plus optional per-segment detail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisResult {
+    pub dominant_emotion: Emotion,
+    #[serde(serialize_with = "serialize_prob")]
+    pub confidence: f32,
+    pub emotions: EmotionScores,
+    pub metadata: Metadata,
+    /// Per-sentence results, when the request asks for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentences: Option<Vec<SegmentResult>>,
+}
+
+impl AnalysisResult {
+    /// A result whose dominant emotion and confidence are read from `emotions`.
+    pub fn new(emotions: EmotionScores, metadata: Metadata) -> Self {
+        let (dominant_emotion, confidence) = emotions.dominant();
+        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None }
+    }
+}
+
+/// How an answer was produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Metadata {
+    pub modality: Modality,
+    /// The rung of the tier ladder that answered.
+    pub tier: Tier,
+    /// Id of the model that answered (its manifest key).
+    pub model: String,
+    pub model_version: String,
+    pub latency_ms: f64,
+    /// Why higher tiers did not answer, when the answer comes from a lower one than requested.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_tiers: Vec<String>,
+    /// Modality-specific facts (for text: characters, tokens, chunks).
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The result for one segment of the input (a sentence of a text).
+#[derive(Debug, Clone, Serialize)]
+pub struct SegmentResult {
+    pub text: String,
+    /// Character offsets of the segment in the input.
+    pub start: usize,
+    pub end: usize,
+    pub dominant_emotion: Emotion,
+    #[serde(serialize_with = "serialize_prob")]
+    pub confidence: f32,
+    pub emotions: EmotionScores,
+}
+
+fn serialize_prob<S: serde::Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round4(*p))
+}

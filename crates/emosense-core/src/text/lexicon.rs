@@ -1,0 +1,127 @@
+//! Fallback tier: an emotion keyword lexicon with negation handling, derived from GoEmotions by
+//! `tools/text/build_lexicon.py` and compiled into the binary, so this rung always loads.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use super::words::words;
+use super::{check_labels, Scored, TextModel};
+use crate::emotion::{Emotion, EmotionScores};
+use crate::error::Result;
+
+/// The lexicon file, as built by the tools.
+pub const LEXICON_JSON: &str = include_str!("../../../../models-quantized/text/lexicon.json");
+
+#[derive(Deserialize)]
+struct LexiconFile {
+    labels: Vec<String>,
+    neutral_bias: f32,
+    negators: Vec<String>,
+    negation_scope: usize,
+    negation_weight: f32,
+    negated: HashMap<String, String>,
+    cues: HashMap<String, (String, f32)>,
+}
+
+/// Keyword scoring: each cue word adds its weight to its emotion; a cue shortly after a negator ("not happy")
+/// adds its weight to the emotion it turns into instead (joy to sadness, the others to neutral).
+pub struct Lexicon {
+    cues: HashMap<String, (Emotion, f32)>,
+    negators: Vec<String>,
+    negation_scope: usize,
+    negation_weight: f32,
+    negated: [Emotion; 7],
+    neutral_bias: f32,
+    version: String,
+}
+
+impl Lexicon {
+    /// Parses a lexicon file.
+    pub fn from_json(json: &str, version: String) -> std::result::Result<Self, String> {
+        let file: LexiconFile = serde_json::from_str(json).map_err(|e| format!("lexicon: {e}"))?;
+        check_labels(&file.labels)?;
+        let emotion = |name: &str| Emotion::from_name(name).ok_or_else(|| format!("lexicon: unknown label {name}"));
+        let mut negated = Emotion::ALL;
+        for (from, to) in &file.negated {
+            negated[emotion(from)?.index()] = emotion(to)?;
+        }
+        let cues = file
+            .cues
+            .into_iter()
+            .map(|(word, (label, weight))| Ok((word, (emotion(&label)?, weight))))
+            .collect::<std::result::Result<_, String>>()?;
+        Ok(Lexicon {
+            cues,
+            negators: file.negators,
+            negation_scope: file.negation_scope,
+            negation_weight: file.negation_weight,
+            negated,
+            neutral_bias: file.neutral_bias,
+            version,
+        })
+    }
+
+    fn is_negator(&self, word: &str) -> bool {
+        word.ends_with("n't") || self.negators.iter().any(|n| n == word)
+    }
+
+    fn scores(&self, text: &str) -> (EmotionScores, usize) {
+        let mut raw = [0.0f32; 7];
+        raw[Emotion::Neutral.index()] = self.neutral_bias;
+        let mut since_negator = self.negation_scope + 1;
+        let tokens = words(text);
+        for word in &tokens {
+            if self.is_negator(word) {
+                since_negator = 0;
+                continue;
+            }
+            since_negator += 1;
+            if let Some(&(emotion, weight)) = self.cues.get(word) {
+                if since_negator <= self.negation_scope {
+                    raw[self.negated[emotion.index()].index()] += self.negation_weight * weight;
+                } else {
+                    raw[emotion.index()] += weight;
+                }
+            }
+        }
+        (EmotionScores::from_logits(&raw), tokens.len())
+    }
+}
+
+impl TextModel for Lexicon {
+    fn score(&self, texts: &[&str], _batch_size: usize) -> Result<Vec<Scored>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let (scores, tokens) = self.scores(t);
+                Scored { scores, tokens, chunks: 1 }
+            })
+            .collect())
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon() -> Lexicon {
+        Lexicon::from_json(LEXICON_JSON, "test".into()).unwrap()
+    }
+
+    fn dominant(text: &str) -> Emotion {
+        lexicon().scores(text).0.dominant().0
+    }
+
+    #[test]
+    fn cues_and_negation() {
+        assert_eq!(dominant("I am so happy and thankful"), Emotion::Joy);
+        assert_eq!(dominant("I am not happy at all"), Emotion::Sadness);
+        assert_eq!(dominant("The meeting is at noon"), Emotion::Neutral);
+        assert_eq!(dominant("I'm so scared and afraid"), Emotion::Fear);
+    }
+}

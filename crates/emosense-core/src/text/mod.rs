@@ -1,0 +1,238 @@
+//! Text emotion analysis: a tier ladder of transformer → TF-IDF linear model → keyword lexicon.
+
+mod lexicon;
+mod linear;
+mod segment;
+mod transformer;
+mod words;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::config::{Config, Precision};
+use crate::emotion::{Emotion, EmotionScores};
+use crate::error::{Error, Result};
+use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
+use crate::result::{AnalysisResult, Metadata, SegmentResult};
+use crate::tier::{Ladder, Rung, Tier};
+
+pub use transformer::WINDOW_TOKENS;
+
+/// Most texts one batch request may hold.
+pub const MAX_BATCH_TEXTS: usize = 256;
+
+/// Id of the primary model in `models-quantized/text/manifest.json`.
+pub const PRIMARY_MODEL: &str = "text-minilm-goemotions";
+/// Id of the secondary model.
+pub const SECONDARY_MODEL: &str = "text-tfidf-logreg";
+/// Id of the fallback lexicon.
+pub const FALLBACK_MODEL: &str = "text-goemotions-lexicon";
+
+/// Scores for one text from one tier.
+struct Scored {
+    scores: EmotionScores,
+    /// Tokens the model saw (WordPiece tokens for the transformer, words for the others).
+    tokens: usize,
+    /// Model runs the text needed (more than one when it is longer than the window).
+    chunks: usize,
+}
+
+/// What every rung of the text ladder does.
+trait TextModel: Send + Sync {
+    /// Scores each text; long texts are handled inside (chunked or bag-of-words).
+    fn score(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Scored>>;
+    /// Version from the model's manifest entry.
+    fn version(&self) -> &str;
+}
+
+/// Model label files must list the labels in [`Emotion::ALL`] order.
+fn check_labels(labels: &[String]) -> std::result::Result<(), String> {
+    if labels.iter().map(String::as_str).eq(Emotion::ALL.iter().map(|e| e.as_str())) {
+        Ok(())
+    } else {
+        Err(format!("labels {labels:?} differ from {:?}", Emotion::ALL.map(Emotion::as_str)))
+    }
+}
+
+/// Options of a text analysis request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// Start the ladder at this tier instead of the top.
+    pub tier: Option<Tier>,
+    /// Also score each sentence on its own.
+    pub sentences: bool,
+}
+
+/// Text analysis with lazily loaded models; one per process, shared by all requests.
+pub struct TextAnalyzer {
+    ladder: Ladder<Box<dyn TextModel>>,
+    model_dir: PathBuf,
+    batch_size: usize,
+    max_chars: usize,
+}
+
+impl TextAnalyzer {
+    /// Describes the ladder; nothing is read from disk until the first analysis.
+    pub fn new(config: &Config) -> Self {
+        let dir = config.model_dir.clone();
+        let weights = format!("model.{}.onnx", config.precision.as_str());
+        let primary_id = match config.precision {
+            Precision::Int8 => PRIMARY_MODEL.to_owned(),
+            Precision::Fp32 => format!("{PRIMARY_MODEL}-fp32"),
+        };
+        let spec = |id: &str, tier, files: &[&str]| ModelSpec {
+            id: id.to_owned(),
+            modality: Modality::Text,
+            tier,
+            files: files.iter().map(|f| f.to_string()).collect(),
+        };
+        let primary = spec(&primary_id, Tier::Primary, &[&weights, "tokenizer.json"]);
+        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
+        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
+        let rungs = vec![
+            Rung::new(primary.clone(), {
+                let dir = dir.clone();
+                move || {
+                    let paths = primary.paths(&dir);
+                    let version = manifest_version(&dir, Modality::Text, PRIMARY_MODEL);
+                    let model = transformer::Transformer::load(&paths[0], &paths[1], primary.id.clone(), version)?;
+                    Ok(Box::new(model) as Box<dyn TextModel>)
+                }
+            }),
+            Rung::new(secondary.clone(), {
+                let dir = dir.clone();
+                move || {
+                    let version = manifest_version(&dir, Modality::Text, SECONDARY_MODEL);
+                    Ok(Box::new(linear::LinearModel::load(&secondary.paths(&dir)[0], version)?) as Box<dyn TextModel>)
+                }
+            }),
+            Rung::new(fallback, {
+                let dir = dir.clone();
+                move || {
+                    let version = manifest_version(&dir, Modality::Text, FALLBACK_MODEL);
+                    Ok(Box::new(lexicon::Lexicon::from_json(lexicon::LEXICON_JSON, version)?) as Box<dyn TextModel>)
+                }
+            }),
+        ];
+        TextAnalyzer {
+            ladder: Ladder::new("text", rungs),
+            model_dir: dir,
+            batch_size: config.batch_size,
+            max_chars: config.max_text_chars,
+        }
+    }
+
+    /// Checks one text against the input rules: present, not blank, within `MAX_TEXT_LENGTH` characters.
+    pub fn validate(&self, field: &str, text: &str) -> Result<()> {
+        if text.trim().is_empty() {
+            return Err(Error::invalid(field, "must contain text (it is empty or whitespace)"));
+        }
+        let chars = text.chars().count();
+        if chars > self.max_chars {
+            return Err(Error::TooLarge {
+                field: field.to_owned(),
+                actual: chars as u64,
+                limit: self.max_chars as u64,
+                unit: "characters",
+                limit_source: "MAX_TEXT_LENGTH",
+            });
+        }
+        Ok(())
+    }
+
+    /// Analyses one text.
+    pub fn analyze(&self, text: &str, options: &TextOptions) -> Result<AnalysisResult> {
+        self.validate("text", text)?;
+        let started = Instant::now();
+        let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
+        let mut inputs = vec![text];
+        inputs.extend(sentence_ranges.iter().map(|r| &text[r.clone()]));
+        let (scored, answered) = self.ladder.run(options.tier, |model| model.score(&inputs, self.batch_size))?;
+        let mut result = self.result(&scored[0], text, &answered, started);
+        if options.sentences {
+            result.sentences = Some(
+                sentence_ranges
+                    .iter()
+                    .zip(&scored[1..])
+                    .map(|(range, s)| {
+                        let (dominant_emotion, confidence) = s.scores.dominant();
+                        SegmentResult {
+                            text: text[range.clone()].to_owned(),
+                            start: text[..range.start].chars().count(),
+                            end: text[..range.end].chars().count(),
+                            dominant_emotion,
+                            confidence,
+                            emotions: s.scores,
+                        }
+                    })
+                    .collect(),
+            );
+        }
+        Ok(result)
+    }
+
+    /// Analyses many texts together: the model runs over batches of `EMOTION_ANALYSIS_BATCH_SIZE` chunks.
+    pub fn analyze_batch(&self, texts: &[String], options: &TextOptions) -> Result<Vec<AnalysisResult>> {
+        if texts.is_empty() {
+            return Err(Error::invalid("texts", "must hold at least one text"));
+        }
+        if texts.len() > MAX_BATCH_TEXTS {
+            return Err(Error::TooLarge {
+                field: "texts".into(),
+                actual: texts.len() as u64,
+                limit: MAX_BATCH_TEXTS as u64,
+                unit: "texts",
+                limit_source: "the batch limit",
+            });
+        }
+        for (i, text) in texts.iter().enumerate() {
+            self.validate(&format!("texts[{i}]"), text)?;
+        }
+        let started = Instant::now();
+        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let (scored, answered) = self.ladder.run(options.tier, |model| model.score(&inputs, self.batch_size))?;
+        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, started)).collect())
+    }
+
+    fn result(&self, scored: &Scored, text: &str, answered: &crate::tier::Answered<'_>, started: Instant) -> AnalysisResult {
+        let version = self
+            .ladder
+            .rungs()
+            .iter()
+            .find(|r| r.spec().id == answered.spec.id)
+            .and_then(|r| r.get().ok())
+            .map(|m| m.version().to_owned())
+            .unwrap_or_default();
+        let mut details = serde_json::Map::new();
+        details.insert("characters".into(), text.chars().count().into());
+        details.insert("tokens".into(), scored.tokens.into());
+        details.insert("chunks".into(), scored.chunks.into());
+        AnalysisResult::new(
+            scored.scores,
+            Metadata {
+                modality: Modality::Text,
+                tier: answered.spec.tier,
+                model: answered.spec.id.clone(),
+                model_version: version,
+                latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
+                skipped_tiers: answered.skipped.clone(),
+                details,
+            },
+        )
+    }
+
+    /// Loads the model of the top rung now (for warm-up at start-up where that time is free).
+    pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.ladder.rungs().first().map_or(Ok(()), |r| r.get().map(|_| ()))
+    }
+
+    /// Ids of the text models loaded so far.
+    pub fn loaded_models(&self) -> Vec<String> {
+        self.ladder.rungs().iter().filter(|r| r.is_loaded()).map(|r| r.spec().id.clone()).collect()
+    }
+
+    /// Every text model with its load state, files and manifest entry.
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.ladder.rungs().iter().map(|r| ModelStatus::read(r.spec(), &self.model_dir, r.is_loaded())).collect()
+    }
+}

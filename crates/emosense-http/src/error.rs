@@ -1,0 +1,64 @@
+//! API errors and the one place where errors become HTTP status codes.
+
+use bytes::Bytes;
+use emosense_core::ErrorKind;
+use http::{Response, StatusCode};
+use serde_json::json;
+
+use crate::json_response;
+
+/// Why a request was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Body is not valid UTF-8 or not valid JSON.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No route has this path.
+    #[error("no route for {0}")]
+    NotFound(String),
+    /// The path exists but not for this method.
+    #[error("{method} is not allowed on {path}; use {allowed}")]
+    MethodNotAllowed { method: String, path: String, allowed: &'static str },
+    /// The body is not `application/json`.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The body exceeds the largest accepted request.
+    #[error("request body is larger than {limit} bytes")]
+    BodyTooLarge { limit: u64 },
+    /// A failure of the server itself.
+    #[error("{0}")]
+    Internal(String),
+    /// An error from analysis.
+    #[error(transparent)]
+    Core(#[from] emosense_core::Error),
+}
+
+impl ApiError {
+    /// HTTP status and machine-readable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ApiError::Core(e) => match e.kind() {
+                ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+                ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                ErrorKind::ModelUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
+                ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+
+    /// The JSON error response.
+    pub fn into_response(self) -> Response<Bytes> {
+        let (status, code) = self.status_and_code();
+        let mut response = json_response(status, &json!({"error": {"code": code, "message": self.to_string()}}));
+        if let ApiError::MethodNotAllowed { allowed, .. } = self {
+            response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
+        }
+        response
+    }
+}

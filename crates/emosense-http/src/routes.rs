@@ -1,0 +1,106 @@
+//! Routes of API v1: request parsing and validation, then a call into the core engine.
+
+use bytes::Bytes;
+use emosense_core::{AnalysisResult, Error, TextOptions, Tier};
+use http::{Method, Request, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::{json_response, Api, ApiError};
+
+/// Path and allowed method of every route (paths answer 405 for other methods).
+const ROUTES: &[(&str, Method)] = &[
+    ("/api/v1/emotion/analyze/text", Method::POST),
+    ("/api/v1/emotion/analyze/batch", Method::POST),
+    ("/api/v1/health", Method::GET),
+    ("/api/v1/models", Method::GET),
+];
+
+pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let Some((route, allowed)) = ROUTES.iter().find(|(p, _)| *p == path) else {
+        return Err(ApiError::NotFound(path));
+    };
+    if request.method() != allowed {
+        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allowed: allowed.as_str() });
+    }
+    if request.body().len() as u64 > api.max_body_bytes() {
+        return Err(ApiError::BodyTooLarge { limit: api.max_body_bytes() });
+    }
+    match *route {
+        "/api/v1/emotion/analyze/text" => analyze_text(api, &request),
+        "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request),
+        "/api/v1/health" => Ok(health(api)),
+        _ => Ok(json_response(StatusCode::OK, &json!({"models": api.engine().models()}))),
+    }
+}
+
+/// Body of `POST /api/v1/emotion/analyze/text`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextRequest {
+    text: String,
+    /// Accepted for compatibility; must be `text` on this route.
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    tier: Option<Tier>,
+    #[serde(default)]
+    sentences: bool,
+}
+
+/// Body of `POST /api/v1/emotion/analyze/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    texts: Vec<String>,
+    #[serde(default)]
+    tier: Option<Tier>,
+}
+
+#[derive(Serialize)]
+struct BatchResponse {
+    results: Vec<AnalysisResult>,
+    count: usize,
+}
+
+fn analyze_text(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let body: TextRequest = parse_json(request)?;
+    if let Some(other) = body.model_type.as_deref().filter(|m| *m != "text") {
+        return Err(Error::invalid("model_type", format!("must be \"text\" on this route, not {other:?}")).into());
+    }
+    let options = TextOptions { tier: body.tier, sentences: body.sentences };
+    let result = api.engine().text().analyze(&body.text, &options)?;
+    Ok(json_response(StatusCode::OK, &result))
+}
+
+fn analyze_batch(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let body: BatchRequest = parse_json(request)?;
+    let options = TextOptions { tier: body.tier, sentences: false };
+    let results = api.engine().text().analyze_batch(&body.texts, &options)?;
+    Ok(json_response(StatusCode::OK, &BatchResponse { count: results.len(), results }))
+}
+
+fn health(api: &Api) -> Response<Bytes> {
+    let loaded: Vec<String> = api.engine().loaded_models();
+    json_response(
+        StatusCode::OK,
+        &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "loaded_models": loaded}),
+    )
+}
+
+/// Content type must be JSON (415), the body UTF-8 and valid JSON (400), and its shape that of `T` (422).
+fn parse_json<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<T, ApiError> {
+    let content_type = request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    if essence != "application/json" && !essence.ends_with("+json") {
+        let shown = if content_type.is_empty() { "none".to_owned() } else { format!("{content_type:?}") };
+        return Err(ApiError::UnsupportedMediaType(format!("expected Content-Type: application/json, got {shown}")));
+    }
+    let text = std::str::from_utf8(request.body())
+        .map_err(|e| ApiError::BadRequest(format!("body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
+    serde_json::from_value(value).map_err(|e| Error::invalid("body", e.to_string()).into())
+}

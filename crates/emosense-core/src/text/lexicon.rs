@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::words::words;
-use super::{check_labels, Scored, TextModel};
+use super::{check_labels, score_each, Scored, TextModel};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
@@ -91,13 +91,7 @@ impl Lexicon {
 
 impl TextModel for Lexicon {
     fn score(&self, texts: &[&str], _batch_size: usize) -> Result<Vec<Scored>> {
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let (scores, tokens) = self.scores(t);
-                Scored { scores, tokens, chunks: 1 }
-            })
-            .collect())
+        Ok(score_each(texts, |t| self.scores(t)))
     }
 
     fn version(&self) -> &str {

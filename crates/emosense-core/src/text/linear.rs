@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::words::words;
-use super::{check_labels, Scored, TextModel};
+use super::{check_labels, score_each, Scored, TextModel};
 use crate::emotion::EmotionScores;
 use crate::error::Result;
 
@@ -73,13 +73,7 @@ impl LinearModel {
 
 impl TextModel for LinearModel {
     fn score(&self, texts: &[&str], _batch_size: usize) -> Result<Vec<Scored>> {
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let (scores, tokens) = self.scores(t);
-                Scored { scores, tokens, chunks: 1 }
-            })
-            .collect())
+        Ok(score_each(texts, |t| self.scores(t)))
     }
 
     fn version(&self) -> &str {

@@ -45,6 +45,17 @@ trait TextModel: Send + Sync {
     fn version(&self) -> &str;
 }
 
+/// Scores texts one by one with a whole-text scorer returning scores and a token count.
+fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -> Vec<Scored> {
+    texts
+        .iter()
+        .map(|t| {
+            let (scores, tokens) = scorer(t);
+            Scored { scores, tokens, chunks: 1 }
+        })
+        .collect()
+}
+
 /// Model label files must list the labels in [`Emotion::ALL`] order.
 fn check_labels(labels: &[String]) -> std::result::Result<(), String> {
     if labels.iter().map(String::as_str).eq(Emotion::ALL.iter().map(|e| e.as_str())) {
@@ -69,6 +80,7 @@ pub struct TextAnalyzer {
     model_dir: PathBuf,
     batch_size: usize,
     max_chars: usize,
+    precision: Precision,
 }
 
 impl TextAnalyzer {
@@ -76,17 +88,13 @@ impl TextAnalyzer {
     pub fn new(config: &Config) -> Self {
         let dir = config.model_dir.clone();
         let weights = format!("model.{}.onnx", config.precision.as_str());
-        let primary_id = match config.precision {
-            Precision::Int8 => PRIMARY_MODEL.to_owned(),
-            Precision::Fp32 => format!("{PRIMARY_MODEL}-fp32"),
-        };
         let spec = |id: &str, tier, files: &[&str]| ModelSpec {
             id: id.to_owned(),
             modality: Modality::Text,
             tier,
             files: files.iter().map(|f| f.to_string()).collect(),
         };
-        let primary = spec(&primary_id, Tier::Primary, &[&weights, "tokenizer.json"]);
+        let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights, "tokenizer.json"]);
         let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
         let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
         let rungs = vec![
@@ -119,6 +127,7 @@ impl TextAnalyzer {
             model_dir: dir,
             batch_size: config.batch_size,
             max_chars: config.max_text_chars,
+            precision: config.precision,
         }
     }
 
@@ -207,6 +216,9 @@ impl TextAnalyzer {
         details.insert("characters".into(), text.chars().count().into());
         details.insert("tokens".into(), scored.tokens.into());
         details.insert("chunks".into(), scored.chunks.into());
+        if answered.spec.tier == Tier::Primary {
+            details.insert("precision".into(), self.precision.as_str().into());
+        }
         AnalysisResult::new(
             scored.scores,
             Metadata {

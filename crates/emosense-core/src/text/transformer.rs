@@ -36,15 +36,25 @@ struct Chunk {
 }
 
 impl Transformer {
-    /// Loads the ONNX model and `tokenizer.json`, and optimises the graph for any batch and sequence length.
+    /// Loads the ONNX model and `tokenizer.json` (side by side on two threads: cold start is what users wait for),
+    /// and optimises the graph for any batch and sequence length.
     pub fn load(model: &Path, tokenizer: &Path, id: String, version: String) -> std::result::Result<Self, String> {
-        let mut tokenizer = Tokenizer::from_file(tokenizer).map_err(|e| format!("{}: {e}", tokenizer.display()))?;
-        tokenizer.with_truncation(None).map_err(|e| e.to_string())?;
-        tokenizer.with_padding(None);
+        let (plan, tokenizer) = std::thread::scope(|scope| {
+            let tokenizer = scope.spawn(|| Self::tokenizer(tokenizer));
+            let plan = Self::plan(model).map_err(|e| format!("{}: {e:#}", model.display()));
+            (plan, tokenizer.join().unwrap_or_else(|_| Err("tokenizer loading panicked".to_owned())))
+        });
+        let (plan, tokenizer) = (plan?, tokenizer?);
         let special = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| format!("tokenizer has no {t} token"));
         let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
-        let plan = Self::plan(model).map_err(|e| format!("{}: {e:#}", model.display()))?;
         Ok(Transformer { plan, tokenizer, cls, sep, id, version })
+    }
+
+    fn tokenizer(path: &Path) -> std::result::Result<Tokenizer, String> {
+        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        tokenizer.with_truncation(None).map_err(|e| e.to_string())?;
+        tokenizer.with_padding(None);
+        Ok(tokenizer)
     }
 
     fn plan(model: &Path) -> TractResult<Arc<TypedRunnableModel>> {

@@ -1,0 +1,105 @@
+//! The `emosense` binary: command-line analysis, configuration errors, and the HTTP server over a real socket.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+
+fn emosense() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_emosense"))
+}
+
+#[test]
+fn analyze_text_prints_one_result() {
+    let out = emosense().args(["analyze", "text", "--tier", "secondary", "Thank you, this made my day!"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["dominant_emotion"], "joy");
+    assert_eq!(result["metadata"]["tier"], "secondary");
+}
+
+#[test]
+fn jsonl_answers_every_line_and_reports_bad_ones() {
+    let mut child = emosense()
+        .args(["analyze", "text", "--jsonl", "--tier", "fallback"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"I love it\n   \nso scared right now\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[0]["dominant_emotion"], "joy");
+    assert!(lines[1]["error"]["message"].as_str().unwrap().contains("empty"));
+    assert_eq!(lines[2]["dominant_emotion"], "fear");
+}
+
+#[test]
+fn bad_configuration_stops_with_the_variable_named() {
+    let out = emosense().args(["analyze", "text", "hi"]).env("MAX_AUDIO_FILE_SIZE", "huge").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MAX_AUDIO_FILE_SIZE"));
+}
+
+/// A server on a free port, stopped when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(envs: &[(&str, &str)]) -> Server {
+        let mut child = emosense()
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .envs(envs.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
+        let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
+        Server { child, addr }
+    }
+
+    /// Sends raw HTTP/1.1 and returns status and body.
+    fn request(&self, head: &str, body: &[u8]) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let request = format!("{head}\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        stream.write_all(request.as_bytes()).unwrap();
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        let status = text[9..12].parse().unwrap();
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn server_answers_over_http_and_refuses_oversized_bodies() {
+    let server = Server::start(&[("MAX_AUDIO_FILE_SIZE", "1KB"), ("MAX_VIDEO_FILE_SIZE", "1KB")]);
+    let (status, body) = server.request("GET /api/v1/health HTTP/1.1", b"");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+
+    let json = br#"{"text": "What a wonderful surprise!", "tier": "fallback"}"#;
+    let (status, body) = server.request("POST /api/v1/emotion/analyze/text HTTP/1.1\r\nContent-Type: application/json", json);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metadata"]["tier"], "fallback");
+
+    // The limit is max(audio, video) * 4/3 + 1 MiB; a larger body is refused before it is buffered.
+    let big = vec![b'x'; (1 << 20) + 4096];
+    let (status, body) = server.request("POST /api/v1/emotion/analyze/text HTTP/1.1\r\nContent-Type: application/json", &big);
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], "payload_too_large");
+}

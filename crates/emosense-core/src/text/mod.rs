@@ -14,7 +14,7 @@ use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
 use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
 use crate::result::{AnalysisResult, Metadata, SegmentResult};
-use crate::tier::{Ladder, Rung, Tier};
+use crate::tier::{Answered, Ladder, Rung, Tier};
 
 pub use transformer::WINDOW_TOKENS;
 
@@ -156,8 +156,8 @@ impl TextAnalyzer {
         let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
         let mut inputs = vec![text];
         inputs.extend(sentence_ranges.iter().map(|r| &text[r.clone()]));
-        let (scored, answered) = self.ladder.run(options.tier, |model| model.score(&inputs, self.batch_size))?;
-        let mut result = self.result(&scored[0], text, &answered, started);
+        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs))?;
+        let mut result = self.result(&scored[0], text, &answered, &version, started);
         if options.sentences {
             result.sentences = Some(
                 sentence_ranges
@@ -199,19 +199,16 @@ impl TextAnalyzer {
         }
         let started = Instant::now();
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let (scored, answered) = self.ladder.run(options.tier, |model| model.score(&inputs, self.batch_size))?;
-        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, started)).collect())
+        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs))?;
+        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, &version, started)).collect())
     }
 
-    fn result(&self, scored: &Scored, text: &str, answered: &crate::tier::Answered<'_>, started: Instant) -> AnalysisResult {
-        let version = self
-            .ladder
-            .rungs()
-            .iter()
-            .find(|r| r.spec().id == answered.spec.id)
-            .and_then(|r| r.get().ok())
-            .map(|m| m.version().to_owned())
-            .unwrap_or_default();
+    /// Scores with one rung's model, returning the scores and that model's version.
+    fn score(&self, model: &dyn TextModel, inputs: &[&str]) -> Result<(Vec<Scored>, String)> {
+        Ok((model.score(inputs, self.batch_size)?, model.version().to_owned()))
+    }
+
+    fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, version: &str, started: Instant) -> AnalysisResult {
         let mut details = serde_json::Map::new();
         details.insert("characters".into(), text.chars().count().into());
         details.insert("tokens".into(), scored.tokens.into());
@@ -225,7 +222,7 @@ impl TextAnalyzer {
                 modality: Modality::Text,
                 tier: answered.spec.tier,
                 model: answered.spec.id.clone(),
-                model_version: version,
+                model_version: version.to_owned(),
                 latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
                 skipped_tiers: answered.skipped.clone(),
                 details,

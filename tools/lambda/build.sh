@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Builds the deployable Lambda functions: target/lambda/<function>/{bootstrap, models-quantized/...} and a zip of
+# each, as template.yaml expects. Needs cargo-lambda (`pip install cargo-lambda`; it brings zig for cross builds).
+#   tools/lambda/build.sh            # x86_64
+#   tools/lambda/build.sh --arm64    # Graviton
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+cargo lambda build --release --locked -p emosense-lambda "$@"
+for function in analyze-text analyze-batch health models; do
+  dir="target/lambda/$function"
+  rm -rf "$dir/models-quantized"
+  # Every current function serves text routes; each carries only the committed text models.
+  mkdir -p "$dir/models-quantized/text"
+  git ls-files -z models-quantized/text | xargs -0 -I{} cp {} "$dir/{}"
+  (cd "$dir" && rm -f ../"$function".zip && zip -qr ../"$function".zip bootstrap models-quantized)
+  printf '%-14s bootstrap %6.1f MB  zip %6.1f MB\n' "$function" \
+    "$(echo "$(stat -c %s "$dir/bootstrap") / 1048576" | bc -l)" "$(echo "$(stat -c %s "target/lambda/$function.zip") / 1048576" | bc -l)"
+done

@@ -5,14 +5,17 @@
 #   tools/lambda/build.sh --arm64    # Graviton
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo lambda build --release --locked -p emosense-lambda "$@"
+# cargo-lambda's own release settings replace the workspace profile (opt-level 3, thin LTO); with them tract loads
+# and runs the model about twice as slowly, so they are turned off.
+cargo lambda build --release --disable-optimizations --locked -p emosense-lambda "$@"
+out="${CARGO_TARGET_DIR:-target}/lambda"
 for function in analyze-text analyze-batch health models; do
-  dir="target/lambda/$function"
+  dir="$out/$function"
   rm -rf "$dir/models-quantized"
   # Every current function serves text routes; each carries only the committed text models.
   mkdir -p "$dir/models-quantized/text"
   git ls-files -z models-quantized/text | xargs -0 -I{} cp {} "$dir/{}"
   (cd "$dir" && rm -f ../"$function".zip && zip -qr ../"$function".zip bootstrap models-quantized)
   printf '%-14s bootstrap %6.1f MB  zip %6.1f MB\n' "$function" \
-    "$(echo "$(stat -c %s "$dir/bootstrap") / 1048576" | bc -l)" "$(echo "$(stat -c %s "target/lambda/$function.zip") / 1048576" | bc -l)"
+    "$(echo "$(stat -c %s "$dir/bootstrap") / 1048576" | bc -l)" "$(echo "$(stat -c %s "$out/$function.zip") / 1048576" | bc -l)"
 done

@@ -14,9 +14,9 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 
-/// Serves the API on `addr` until interrupted.
+/// Serves the API on `addr` until interrupted; `warmup` (or `EMOTION_WARMUP=1`) loads the models first.
 pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<ExitCode, String> {
-    if warmup {
+    if warmup || engine.config().warmup {
         if let Err(e) = engine.text().warm_up() {
             eprintln!("emosense: warm-up: {e} (requests will use a lower tier)");
         }

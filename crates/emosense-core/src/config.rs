@@ -46,6 +46,8 @@ pub struct Config {
     pub max_audio_bytes: u64,
     /// `MAX_VIDEO_FILE_SIZE`: bytes per image or video file (50MB).
     pub max_video_bytes: u64,
+    /// `EMOTION_WARMUP`: load models at start-up instead of on first use (off).
+    pub warmup: bool,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             max_text_chars: 5000,
             max_audio_bytes: 10 * 1024 * 1024,
             max_video_bytes: 50 * 1024 * 1024,
+            warmup: false,
         }
     }
 }
@@ -106,6 +109,13 @@ impl Config {
         }
         if let Some((var, value)) = get("MAX_VIDEO_FILE_SIZE") {
             config.max_video_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+        }
+        if let Some((var, value)) = get("EMOTION_WARMUP") {
+            config.warmup = match value.to_ascii_lowercase().as_str() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => return Err(bad(var, &value, "expected 1 or 0")),
+            };
         }
         Ok(config)
     }
@@ -160,6 +170,7 @@ mod tests {
         assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
         assert_eq!(c.precision, Precision::Int8);
         assert_eq!(c.device, Device::Cpu);
+        assert!(!c.warmup);
     }
 
     #[test]
@@ -182,6 +193,7 @@ mod tests {
         assert_eq!(config(&[("EMOTION_MODEL_DEVICE", "cuda")]).unwrap_err().variable, "EMOTION_MODEL_DEVICE");
         assert_eq!(config(&[("EMOTION_MODEL_PRECISION", "int4")]).unwrap_err().variable, "EMOTION_MODEL_PRECISION");
         assert_eq!(config(&[("MAX_TEXT_LENGTH", "-1")]).unwrap_err().variable, "MAX_TEXT_LENGTH");
+        assert_eq!(config(&[("EMOTION_WARMUP", "yes please")]).unwrap_err().variable, "EMOTION_WARMUP");
     }
 
     #[test]
@@ -192,6 +204,7 @@ mod tests {
             ("EMOTION_MODEL_PRECISION", "FP32"),
             ("MAX_TEXT_LENGTH", "100"),
             ("MAX_VIDEO_FILE_SIZE", "4MB"),
+            ("EMOTION_WARMUP", "1"),
         ])
         .unwrap();
         assert_eq!(c.model_dir, PathBuf::from("/opt/models"));
@@ -199,5 +212,6 @@ mod tests {
         assert_eq!(c.precision, Precision::Fp32);
         assert_eq!(c.max_text_chars, 100);
         assert_eq!(c.max_video_bytes, 4 << 20);
+        assert!(c.warmup);
     }
 }

@@ -62,7 +62,7 @@ pub fn to_lambda_response(response: http::Response<Bytes>) -> lambda_http::Respo
 pub fn run() -> Result<(), lambda_http::Error> {
     let config = Config::from_env()?;
     let engine = Arc::new(EmoSense::new(config));
-    if std::env::var("EMOTION_WARMUP").is_ok_and(|v| v == "1") {
+    if engine.config().warmup {
         // Init time is not billed the way invocations are; a failure here leaves the lower tiers to answer.
         let _ = engine.text().warm_up();
     }

@@ -1,7 +1,9 @@
 //! The `emosense` binary: command-line analysis, configuration errors, and the HTTP server over a real socket.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+#[path = "support/raw_http.rs"]
+mod raw_http;
+
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::Value;
@@ -66,16 +68,7 @@ impl Server {
 
     /// Sends raw HTTP/1.1 and returns status and body.
     fn request(&self, head: &str, body: &[u8]) -> (u16, Value) {
-        let mut stream = TcpStream::connect(&self.addr).unwrap();
-        let request = format!("{head}\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
-        stream.write_all(request.as_bytes()).unwrap();
-        let _ = stream.write_all(body);
-        let mut response = Vec::new();
-        let _ = stream.read_to_end(&mut response);
-        let text = String::from_utf8_lossy(&response);
-        let status = text[9..12].parse().unwrap();
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
-        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+        raw_http::request(&self.addr, head, body)
     }
 }
 

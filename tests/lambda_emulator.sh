@@ -63,5 +63,27 @@ analyze-batch apigw-v2-analyze-batch.json 200 -
 health apigw-v2-health.json 200 -
 models apigw-v1-models.json 200 -
 CASES
+# Each invocation logged one JSON line that is also an Embedded Metric Format record.
+if python3 - "$log" <<'PY'
+import json, sys
+records = []
+for line in open(sys.argv[1], errors="replace"):
+    start = line.find('{"')
+    try:
+        record = json.loads(line[start:]) if start >= 0 else None
+    except ValueError:
+        continue
+    if isinstance(record, dict) and "_aws" in record:
+        records.append(record)
+if len(records) != 10:
+    sys.exit(f"{len(records)} EMF log lines, expected 10")
+for record in records:
+    directive = record["_aws"]["CloudWatchMetrics"][0]
+    missing = [m["Name"] for m in directive["Metrics"] if not isinstance(record.get(m["Name"]), (int, float))]
+    if missing or directive["Dimensions"] != [["route"]] or "route" not in record:
+        sys.exit(f"bad EMF record {record}")
+print(f"ok   {len(records)} EMF request log lines, statuses {sorted(r['status'] for r in records)}")
+PY
+then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL EMF request log lines"; fi
 echo "lambda-emulator: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

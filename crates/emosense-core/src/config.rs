@@ -142,13 +142,16 @@ pub fn parse_size(value: &str) -> Option<u64> {
     digits.parse::<u64>().ok().and_then(|n| n.checked_mul(multiplier)).filter(|&n| n > 0)
 }
 
-/// `models-quantized/` next to the executable when present, otherwise the repository's.
+/// `models-quantized/` next to the executable (Lambda zips), else in the working directory (Vercel bundles), else
+/// the repository's.
 fn default_model_dir() -> PathBuf {
-    let beside_binary = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("models-quantized")))
-        .filter(|dir| dir.is_dir());
-    beside_binary.unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized"))
+    let beside_binary = std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join("models-quantized")));
+    let in_working_dir = std::env::current_dir().ok().map(|dir| dir.join("models-quantized"));
+    [beside_binary, in_working_dir]
+        .into_iter()
+        .flatten()
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized"))
 }
 
 #[cfg(test)]

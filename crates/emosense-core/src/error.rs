@@ -7,6 +7,8 @@ pub enum ErrorKind {
     InvalidInput,
     /// The input exceeds a configured limit.
     TooLarge,
+    /// The input is in a format this build does not read (an MP3 where WAV is expected, a PNG as audio).
+    UnsupportedFormat,
     /// No rung of a modality's tier ladder could answer.
     ModelUnavailable,
     /// A model failed while running on valid input.
@@ -19,6 +21,9 @@ pub enum Error {
     /// A request field is missing, empty or has a value that cannot be used.
     #[error("{field}: {message}")]
     InvalidInput { field: String, message: String },
+    /// A request field holds data in a format that is not read.
+    #[error("{field}: {message}")]
+    UnsupportedFormat { field: String, message: String },
     /// A request field exceeds a limit set by an environment variable.
     #[error("{field} is {actual} {unit}; the limit is {limit} {unit} ({limit_source})")]
     TooLarge { field: String, actual: u64, limit: u64, unit: &'static str, limit_source: &'static str },
@@ -36,11 +41,17 @@ impl Error {
         Error::InvalidInput { field: field.into(), message: message.into() }
     }
 
+    /// Shorthand for [`Error::UnsupportedFormat`].
+    pub fn unsupported(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::UnsupportedFormat { field: field.into(), message: message.into() }
+    }
+
     /// The category of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::InvalidInput { .. } => ErrorKind::InvalidInput,
             Error::TooLarge { .. } => ErrorKind::TooLarge,
+            Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             Error::ModelUnavailable { .. } => ErrorKind::ModelUnavailable,
             Error::Model { .. } => ErrorKind::Internal,
         }

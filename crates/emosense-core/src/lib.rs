@@ -6,6 +6,7 @@
 pub mod config;
 pub mod emotion;
 pub mod error;
+mod onnx;
 pub mod registry;
 pub mod result;
 pub mod text;
@@ -40,6 +41,12 @@ impl EmoSense {
     /// Text analysis.
     pub fn text(&self) -> &TextAnalyzer {
         &self.text
+    }
+
+    /// Loads the primary model of every modality now instead of on first use (start-up time is often free on
+    /// serverless platforms); on failure requests are answered by the lower tiers.
+    pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.text.warm_up()
     }
 
     /// Ids of the models loaded so far in this process.

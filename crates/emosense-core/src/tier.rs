@@ -101,7 +101,7 @@ impl<M> Ladder<M> {
             };
             match infer(&model) {
                 Ok(value) => return Ok((value, Answered { spec: &rung.spec, skipped })),
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::TooLarge) => return Err(e),
+                Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::TooLarge | ErrorKind::UnsupportedFormat) => return Err(e),
                 Err(e) => skipped.push(format!("{label}: {e}")),
             }
         }

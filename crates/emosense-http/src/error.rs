@@ -6,6 +6,7 @@ use http::{Response, StatusCode};
 use serde_json::json;
 
 use crate::json_response;
+use crate::log::ErrorCode;
 
 /// Why a request was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,7 @@ impl ApiError {
             ApiError::Core(e) => match e.kind() {
                 ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
                 ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                ErrorKind::UnsupportedFormat => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
                 ErrorKind::ModelUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
                 ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
@@ -56,6 +58,7 @@ impl ApiError {
     pub fn into_response(self) -> Response<Bytes> {
         let (status, code) = self.status_and_code();
         let mut response = json_response(status, &json!({"error": {"code": code, "message": self.to_string()}}));
+        response.extensions_mut().insert(ErrorCode(code));
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
             response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
         }

@@ -4,25 +4,49 @@
 //! the mapping from errors to status codes live here once.
 
 mod error;
+mod log;
 mod routes;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
-use emosense_core::EmoSense;
+use emosense_core::{Config, ConfigError, EmoSense};
 use http::{Request, Response};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 pub use error::ApiError;
+pub use log::RequestLog;
+use log::RequestFacts;
 
 /// The router: one per process, shared by all requests.
 pub struct Api {
     engine: Arc<EmoSense>,
+    request_log: RequestLog,
 }
 
 impl Api {
-    /// An API over `engine`.
+    /// An API over `engine` that logs a JSON line per request.
     pub fn new(engine: Arc<EmoSense>) -> Self {
-        Api { engine }
+        Api { engine, request_log: RequestLog::default() }
+    }
+
+    /// The API a serverless function serves: configuration from the environment (read once), and the models
+    /// loaded now when `EMOTION_WARMUP` asks for it (a failure is logged and leaves the lower tiers to answer).
+    pub fn from_env(request_log: RequestLog) -> Result<Self, ConfigError> {
+        let engine = EmoSense::new(Config::from_env()?);
+        if engine.config().warmup {
+            if let Err(e) = engine.warm_up() {
+                eprintln!("{}", serde_json::json!({"level": "warn", "message": format!("warm-up failed: {e}")}));
+            }
+        }
+        Ok(Api::new(Arc::new(engine)).with_request_log(request_log))
+    }
+
+    /// The same API with another request log format.
+    pub fn with_request_log(mut self, request_log: RequestLog) -> Self {
+        self.request_log = request_log;
+        self
     }
 
     /// The engine behind the API.
@@ -38,10 +62,48 @@ impl Api {
         media + (1 << 20)
     }
 
-    /// Answers one request. Never panics on any input; errors are JSON `{"error": {"code", "message"}}`.
+    /// Answers one request and logs it. Never panics on any input; errors are JSON `{"error": {"code", "message"}}`.
     pub fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let started = Instant::now();
+        let facts = facts_of(&request);
+        let response = self.answer(request);
+        self.request_log.write(&facts, &response, started.elapsed());
+        response
+    }
+
+    /// Answers a request whose body is still streaming in: reading stops with 413 at [`Api::max_body_bytes`], and
+    /// the analysis runs on a blocking thread so the async runtime keeps serving.
+    pub async fn handle_streaming<B>(self: Arc<Self>, request: Request<B>) -> Response<Bytes>
+    where
+        B: http_body::Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let started = Instant::now();
+        let facts = facts_of(&request);
+        let (parts, body) = request.into_parts();
+        let limit = self.max_body_bytes();
+        let response = match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).collect().await {
+            Ok(collected) => {
+                let request = Request::from_parts(parts, collected.to_bytes());
+                let api = self.clone();
+                tokio::task::spawn_blocking(move || api.answer(request))
+                    .await
+                    .unwrap_or_else(|e| ApiError::Internal(format!("request handler failed: {e}")).into_response())
+            }
+            Err(e) if e.is::<LengthLimitError>() => ApiError::BodyTooLarge { limit }.into_response(),
+            Err(e) => ApiError::BadRequest(format!("could not read the request body: {e}")).into_response(),
+        };
+        self.request_log.write(&facts, &response, started.elapsed());
+        response
+    }
+
+    fn answer(&self, request: Request<Bytes>) -> Response<Bytes> {
         routes::dispatch(self, request).unwrap_or_else(ApiError::into_response)
     }
+}
+
+fn facts_of<B>(request: &Request<B>) -> RequestFacts {
+    RequestFacts { method: request.method().clone(), route: routes::route_of(request.uri().path()).unwrap_or("unmatched") }
 }
 
 /// A JSON response with `status`.

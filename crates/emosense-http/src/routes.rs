@@ -7,6 +7,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::log::Answered;
 use crate::{json_response, Api, ApiError};
 
 /// Path and allowed method of every route (paths answer 405 for other methods).
@@ -16,6 +17,12 @@ const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
 ];
+
+/// The route a path names (a trailing slash is ignored).
+pub(crate) fn route_of(path: &str) -> Option<&'static str> {
+    let path = path.trim_end_matches('/');
+    ROUTES.iter().find(|(p, _)| *p == path).map(|(p, _)| *p)
+}
 
 pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
@@ -60,8 +67,8 @@ struct BatchRequest {
 }
 
 #[derive(Serialize)]
-struct BatchResponse {
-    results: Vec<AnalysisResult>,
+struct BatchResponse<'a> {
+    results: &'a [AnalysisResult],
     count: usize,
 }
 
@@ -72,14 +79,23 @@ fn analyze_text(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, 
     }
     let options = TextOptions { tier: body.tier, sentences: body.sentences };
     let result = api.engine().text().analyze(&body.text, &options)?;
-    Ok(json_response(StatusCode::OK, &result))
+    Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
 fn analyze_batch(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
     let body: BatchRequest = parse_json(request)?;
     let options = TextOptions { tier: body.tier, sentences: false };
     let results = api.engine().text().analyze_batch(&body.texts, &options)?;
-    Ok(json_response(StatusCode::OK, &BatchResponse { count: results.len(), results }))
+    let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), results: &results });
+    Ok(answered(response, &results))
+}
+
+/// Notes what was answered in the response for the request log.
+fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]) -> Response<Bytes> {
+    if let Some(summary) = Answered::of(results) {
+        response.extensions_mut().insert(summary);
+    }
+    response
 }
 
 fn health(api: &Api) -> Response<Bytes> {

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use emosense_core::{Config, EmoSense};
-use emosense_http::Api;
+use emosense_http::{Api, RequestLog};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt};
 
@@ -59,14 +58,9 @@ pub fn to_lambda_response(response: http::Response<Bytes>) -> lambda_http::Respo
 }
 
 /// Reads the configuration, builds the router and serves Lambda invocations until the environment is shut down.
+/// Each request logs one JSON line that is also an Embedded Metric Format record.
 pub fn run() -> Result<(), lambda_http::Error> {
-    let config = Config::from_env()?;
-    let engine = Arc::new(EmoSense::new(config));
-    if engine.config().warmup {
-        // Init time is not billed the way invocations are; a failure here leaves the lower tiers to answer.
-        let _ = engine.text().warm_up();
-    }
-    let api = Arc::new(Api::new(engine));
+    let api = Arc::new(Api::from_env(RequestLog::JsonWithMetrics)?);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
         let api = api.clone();

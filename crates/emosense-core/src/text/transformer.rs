@@ -58,7 +58,7 @@ impl Transformer {
     }
 
     fn plan(model: &Path) -> TractResult<Arc<TypedRunnableModel>> {
-        let graph = tract_onnx::onnx().model_for_path(model)?;
+        let graph = crate::onnx::read_model(model)?;
         let (batch, seq) = (graph.sym("B"), graph.sym("S"));
         graph
             .with_input_fact(0, i64::fact([batch.clone().to_dim(), seq.clone().to_dim()]).into())?

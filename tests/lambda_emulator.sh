@@ -60,6 +60,7 @@ analyze-text apigw-v2-analyze-text-empty.json 422 -
 analyze-text apigw-v2-analyze-text-form.json 415 -
 analyze-text apigw-v1-analyze-text-malformed.json 400 -
 analyze-batch apigw-v2-analyze-batch.json 200 -
+analyze-audio apigw-v2-analyze-audio.json 200 -
 health apigw-v2-health.json 200 -
 models apigw-v1-models.json 200 -
 CASES
@@ -75,8 +76,8 @@ for line in open(sys.argv[1], errors="replace"):
         continue
     if isinstance(record, dict) and "_aws" in record:
         records.append(record)
-if len(records) != 10:
-    sys.exit(f"{len(records)} EMF log lines, expected 10")
+if len(records) != 11:
+    sys.exit(f"{len(records)} EMF log lines, expected 11")
 for record in records:
     directive = record["_aws"]["CloudWatchMetrics"][0]
     missing = [m["Name"] for m in directive["Metrics"] if not isinstance(record.get(m["Name"]), (int, float))]

@@ -51,7 +51,15 @@ fn rest_api_v1_text_and_models() {
     assert_eq!(common::assert_valid_result(&body), "sadness");
     let (status, body) = invoke("apigw-v1-models.json");
     assert_eq!(status, 200);
-    assert_eq!(body["models"].as_array().unwrap().len(), 3);
+    assert_eq!(body["models"].as_array().unwrap().len(), 6, "three text and three audio models");
+}
+
+#[test]
+fn http_api_v2_audio() {
+    let (status, body) = invoke("apigw-v2-analyze-audio.json");
+    assert_eq!(status, 200, "{body}");
+    common::assert_valid_result(&body);
+    assert_eq!((body["metadata"]["modality"].as_str(), body["metadata"]["source"]["bits_per_sample"].as_u64()), (Some("audio"), Some(8)));
 }
 
 #[test]

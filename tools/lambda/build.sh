@@ -9,12 +9,21 @@ cd "$(dirname "$0")/../.."
 # and runs the model about twice as slowly, so they are turned off.
 cargo lambda build --release --disable-optimizations --locked -p emosense-lambda "$@"
 out="${CARGO_TARGET_DIR:-target}/lambda"
-for function in analyze-text analyze-batch health models; do
+# Each function carries only the committed models of the modalities its route reads.
+for function in analyze-text analyze-batch analyze-audio health models; do
+  case "$function" in
+    analyze-text | analyze-batch) modalities="text" ;;
+    analyze-audio) modalities="audio" ;;
+    models) modalities="text audio" ;;
+    *) modalities="" ;;
+  esac
   dir="$out/$function"
   rm -rf "$dir/models-quantized"
-  # Every current function serves text routes; each carries only the committed text models.
-  mkdir -p "$dir/models-quantized/text"
-  git ls-files -z models-quantized/text | xargs -0 -I{} cp {} "$dir/{}"
+  mkdir -p "$dir/models-quantized"
+  for modality in $modalities; do
+    mkdir -p "$dir/models-quantized/$modality"
+    git ls-files -z "models-quantized/$modality" | xargs -0 -I{} cp {} "$dir/{}"
+  done
   (cd "$dir" && rm -f ../"$function".zip && zip -qr ../"$function".zip bootstrap models-quantized)
   printf '%-14s bootstrap %6.1f MB  zip %6.1f MB\n' "$function" \
     "$(echo "$(stat -c %s "$dir/bootstrap") / 1048576" | bc -l)" "$(echo "$(stat -c %s "$out/$function.zip") / 1048576" | bc -l)"

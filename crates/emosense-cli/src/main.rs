@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use emosense_core::{Config, EmoSense, TextOptions, Tier};
+use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, TextOptions, Tier};
 
 #[derive(Parser)]
-#[command(name = "emosense", version, about = "Emotion analysis of text: local API server and command line")]
+#[command(name = "emosense", version, about = "Emotion analysis of text and speech: local API server and command line")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +33,13 @@ enum Command {
     Analyze {
         #[command(subcommand)]
         input: AnalyzeInput,
+    },
+    /// Print the speech feature vectors the audio models read: a first line `{"feature_names": [...]}`, then one
+    /// line per file `{"file", "windows": [[...], ...]}` (or `{"file", "error"}`), for training and checks.
+    Features {
+        /// WAV files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Evaluate a tier on the GoEmotions-Ekman split and print accuracy and macro-F1 as JSON.
     Eval {
@@ -62,6 +69,19 @@ enum AnalyzeInput {
         /// Include per-sentence results.
         #[arg(long)]
         sentences: bool,
+    },
+    /// Analyse a WAV file of speech.
+    Audio {
+        file: PathBuf,
+        /// Start the tier ladder at this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+        /// Include the per-window timeline.
+        #[arg(long)]
+        segments: bool,
+        /// Include the feature summary under `metadata.features`.
+        #[arg(long)]
+        features: bool,
     },
 }
 
@@ -98,6 +118,11 @@ fn main() -> ExitCode {
             let options = TextOptions { tier: tier.map(Tier::from), sentences };
             analyze_text(&engine, text, jsonl, &options)
         }
+        Command::Analyze { input: AnalyzeInput::Audio { file, tier, segments, features } } => {
+            let options = AudioOptions { tier: tier.map(Tier::from), segments, features };
+            analyze_audio(&engine, &file, &options)
+        }
+        Command::Features { files } => print_features(&engine, &files),
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
     };
     match outcome {
@@ -132,4 +157,37 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
         }
         _ => Err("give either a TEXT argument or --jsonl (texts on standard input)".into()),
     }
+}
+
+fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptions) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    match engine.audio().analyze(&bytes, options) {
+        Ok(result) => {
+            println!("{}", serde_json::to_string(&result).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("{}", serde_json::json!({"error": {"message": e.to_string()}}));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn print_features(engine: &EmoSense, files: &[PathBuf]) -> Result<ExitCode, String> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut write = |value: serde_json::Value| writeln!(out, "{value}").map_err(|e| format!("writing standard output: {e}"));
+    write(serde_json::json!({"feature_names": emosense_core::audio::feature_names()}))?;
+    for file in files {
+        let name = file.display().to_string();
+        let prepared = std::fs::read(file).map_err(|e| e.to_string()).and_then(|bytes| engine.audio().prepare("audio", &bytes).map_err(|e| e.to_string()));
+        match prepared {
+            Ok(prepared) => {
+                let windows: Vec<Vec<f32>> = AudioAnalyzer::window_features(&prepared).into_iter().map(|(_, v)| v).collect();
+                write(serde_json::json!({"file": name, "windows": windows}))?;
+            }
+            Err(e) => write(serde_json::json!({"file": name, "error": e}))?,
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -50,6 +50,15 @@ impl Emotion {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// Checks that a model file lists its labels in [`Emotion::ALL`] order.
+    pub fn check_order(labels: &[String]) -> std::result::Result<(), String> {
+        if labels.iter().map(String::as_str).eq(Emotion::ALL.iter().map(|e| e.as_str())) {
+            Ok(())
+        } else {
+            Err(format!("labels {labels:?} differ from {:?}", Emotion::ALL.map(Emotion::as_str)))
+        }
+    }
 }
 
 /// A probability distribution over the seven emotions; always non-negative and summing to 1.

@@ -3,6 +3,7 @@
 //! [`EmoSense`] holds the configuration and one analyzer per modality. Each analyzer owns a tier ladder whose
 //! models load lazily on first use, once per process.
 
+pub mod audio;
 pub mod config;
 pub mod emotion;
 pub mod error;
@@ -17,6 +18,7 @@ pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, Result};
 pub use registry::{Modality, ModelStatus};
 pub use result::{AnalysisResult, Metadata, SegmentResult};
+pub use audio::{AudioAnalyzer, AudioOptions};
 pub use text::{TextAnalyzer, TextOptions};
 pub use tier::Tier;
 
@@ -24,13 +26,15 @@ pub use tier::Tier;
 pub struct EmoSense {
     config: Config,
     text: TextAnalyzer,
+    audio: AudioAnalyzer,
 }
 
 impl EmoSense {
     /// An engine for `config`; no model is loaded yet.
     pub fn new(config: Config) -> Self {
         let text = TextAnalyzer::new(&config);
-        EmoSense { config, text }
+        let audio = AudioAnalyzer::new(&config);
+        EmoSense { config, text, audio }
     }
 
     /// The configuration in force.
@@ -43,19 +47,24 @@ impl EmoSense {
         &self.text
     }
 
+    /// Speech analysis.
+    pub fn audio(&self) -> &AudioAnalyzer {
+        &self.audio
+    }
+
     /// Loads the primary model of every modality now instead of on first use (start-up time is often free on
     /// serverless platforms); on failure requests are answered by the lower tiers.
     pub fn warm_up(&self) -> std::result::Result<(), String> {
-        self.text.warm_up()
+        self.text.warm_up().and(self.audio.warm_up())
     }
 
     /// Ids of the models loaded so far in this process.
     pub fn loaded_models(&self) -> Vec<String> {
-        self.text.loaded_models()
+        [self.text.loaded_models(), self.audio.loaded_models()].concat()
     }
 
     /// Every model of every modality.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.text.models()
+        [self.text.models(), self.audio.models()].concat()
     }
 }

@@ -12,6 +12,7 @@ use crate::tier::Tier;
 #[serde(rename_all = "lowercase")]
 pub enum Modality {
     Text,
+    Audio,
 }
 
 impl Modality {
@@ -19,6 +20,7 @@ impl Modality {
     pub fn as_str(self) -> &'static str {
         match self {
             Modality::Text => "text",
+            Modality::Audio => "audio",
         }
     }
 }
@@ -34,6 +36,11 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
+    /// The spec of model `id` of `modality` at `tier`, made of `files` inside the modality folder.
+    pub fn new(id: &str, modality: Modality, tier: Tier, files: &[&str]) -> Self {
+        ModelSpec { id: id.to_owned(), modality, tier, files: files.iter().map(|f| f.to_string()).collect() }
+    }
+
     /// Full paths of the model's files under `model_dir`.
     pub fn paths(&self, model_dir: &Path) -> Vec<PathBuf> {
         let folder = model_dir.join(self.modality.as_str());

@@ -17,13 +17,16 @@ pub struct AnalysisResult {
     /// Per-sentence results, when the request asks for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sentences: Option<Vec<SegmentResult>>,
+    /// Per-window results of audio (a timeline), when the request asks for them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<crate::audio::TimeSegment>>,
 }
 
 impl AnalysisResult {
     /// A result whose dominant emotion and confidence are read from `emotions`.
     pub fn new(emotions: EmotionScores, metadata: Metadata) -> Self {
         let (dominant_emotion, confidence) = emotions.dominant();
-        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None }
+        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None, segments: None }
     }
 }
 
@@ -58,6 +61,6 @@ pub struct SegmentResult {
     pub emotions: EmotionScores,
 }
 
-fn serialize_prob<S: serde::Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_prob<S: serde::Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round4(*p))
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::registry::ModelSpec;
+use crate::registry::{ModelSpec, ModelStatus};
 
 /// A rung of a modality's ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -84,6 +84,21 @@ impl<M> Ladder<M> {
     /// The rungs, best first.
     pub fn rungs(&self) -> &[Rung<M>] {
         &self.rungs
+    }
+
+    /// Loads the model of the top rung now (for warm-up at start-up, where that time is free).
+    pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.rungs.first().map_or(Ok(()), |r| r.get().map(|_| ()))
+    }
+
+    /// Ids of the models loaded so far.
+    pub fn loaded_models(&self) -> Vec<String> {
+        self.rungs.iter().filter(|r| r.is_loaded()).map(|r| r.spec().id.clone()).collect()
+    }
+
+    /// Every rung's model with its load state, files and manifest entry under `model_dir`.
+    pub fn models(&self, model_dir: &std::path::Path) -> Vec<ModelStatus> {
+        self.rungs.iter().map(|r| ModelStatus::read(r.spec(), model_dir, r.is_loaded())).collect()
     }
 
     /// Runs `infer` on the first rung at or below `start` whose model loads and runs; a rung that fails to load or

@@ -1,7 +1,8 @@
 //! Routes of API v1: request parsing and validation, then a call into the core engine.
 
 use bytes::Bytes;
-use emosense_core::{AnalysisResult, Error, TextOptions, Tier};
+use base64::Engine;
+use emosense_core::{AnalysisResult, AudioOptions, Error, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::{json_response, Api, ApiError};
 const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/text", Method::POST),
     ("/api/v1/emotion/analyze/batch", Method::POST),
+    ("/api/v1/emotion/analyze/audio", Method::POST),
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
 ];
@@ -38,6 +40,7 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
     match *route {
         "/api/v1/emotion/analyze/text" => analyze_text(api, &request),
         "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request),
+        "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request),
         "/api/v1/health" => Ok(health(api)),
         _ => Ok(json_response(StatusCode::OK, &json!({"models": api.engine().models()}))),
     }
@@ -66,6 +69,20 @@ struct BatchRequest {
     tier: Option<Tier>,
 }
 
+/// Body of `POST /api/v1/emotion/analyze/audio`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioRequest {
+    /// A WAV file, base64 (standard alphabet; a `data:audio/wav;base64,` prefix is allowed).
+    audio_base64: String,
+    #[serde(default)]
+    tier: Option<Tier>,
+    #[serde(default)]
+    segments: bool,
+    #[serde(default)]
+    features: bool,
+}
+
 #[derive(Serialize)]
 struct BatchResponse<'a> {
     results: &'a [AnalysisResult],
@@ -88,6 +105,30 @@ fn analyze_batch(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>,
     let results = api.engine().text().analyze_batch(&body.texts, &options)?;
     let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), results: &results });
     Ok(answered(response, &results))
+}
+
+fn analyze_audio(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let body: AudioRequest = parse_json(request)?;
+    let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
+    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features };
+    let result = api.engine().audio().analyze(&bytes, &options)?;
+    Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
+}
+
+/// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit` bytes.
+fn decode_base64(field: &str, encoded: &str, limit: u64, limit_source: &'static str) -> Result<Vec<u8>, ApiError> {
+    let payload = match encoded.strip_prefix("data:") {
+        Some(data_url) => data_url.split_once(";base64,").map(|(_, data)| data).ok_or_else(|| Error::invalid(field, "is a data: URL without ;base64,"))?,
+        None => encoded,
+    };
+    let payload: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    let decoded_len = (payload.len() as u64 / 4) * 3;
+    if decoded_len > limit + 2 {
+        return Err(Error::TooLarge { field: field.to_owned(), actual: decoded_len, limit, unit: "bytes", limit_source }.into());
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(payload.as_bytes())
+        .map_err(|e| Error::invalid(field, format!("is not valid base64: {e}")).into())
 }
 
 /// Notes what was answered in the response for the request log.

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 
 use super::words::words;
-use super::{check_labels, score_each, Scored, TextModel};
+use super::{score_each, Scored, TextModel};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
@@ -40,7 +40,7 @@ impl Lexicon {
     /// Parses a lexicon file.
     pub fn from_json(json: &str, version: String) -> std::result::Result<Self, String> {
         let file: LexiconFile = serde_json::from_str(json).map_err(|e| format!("lexicon: {e}"))?;
-        check_labels(&file.labels)?;
+        Emotion::check_order(&file.labels)?;
         let emotion = |name: &str| Emotion::from_name(name).ok_or_else(|| format!("lexicon: unknown label {name}"));
         let mut negated = Emotion::ALL;
         for (from, to) in &file.negated {

@@ -7,8 +7,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::words::words;
-use super::{check_labels, score_each, Scored, TextModel};
-use crate::emotion::EmotionScores;
+use super::{score_each, Scored, TextModel};
+use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
 #[derive(Deserialize)]
@@ -37,7 +37,7 @@ impl LinearModel {
     pub fn load(path: &Path, version: String) -> std::result::Result<Self, String> {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        check_labels(&file.labels)?;
+        Emotion::check_order(&file.labels)?;
         let features = file.idf.len();
         let bias: [f32; 7] = file.bias.try_into().map_err(|_| "linear model: bias must have 7 values".to_owned())?;
         if file.weights.len() != features * 7 || file.vocabulary.values().any(|&i| i >= features) || file.ngram_max == 0 {

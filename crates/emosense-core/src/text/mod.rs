@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::config::{Config, Precision};
-use crate::emotion::{Emotion, EmotionScores};
+use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
 use crate::result::{AnalysisResult, Metadata, SegmentResult};
@@ -56,15 +56,6 @@ fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -
         .collect()
 }
 
-/// Model label files must list the labels in [`Emotion::ALL`] order.
-fn check_labels(labels: &[String]) -> std::result::Result<(), String> {
-    if labels.iter().map(String::as_str).eq(Emotion::ALL.iter().map(|e| e.as_str())) {
-        Ok(())
-    } else {
-        Err(format!("labels {labels:?} differ from {:?}", Emotion::ALL.map(Emotion::as_str)))
-    }
-}
-
 /// Options of a text analysis request.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct TextOptions {
@@ -88,12 +79,7 @@ impl TextAnalyzer {
     pub fn new(config: &Config) -> Self {
         let dir = config.model_dir.clone();
         let weights = format!("model.{}.onnx", config.precision.as_str());
-        let spec = |id: &str, tier, files: &[&str]| ModelSpec {
-            id: id.to_owned(),
-            modality: Modality::Text,
-            tier,
-            files: files.iter().map(|f| f.to_string()).collect(),
-        };
+        let spec = |id: &str, tier, files: &[&str]| ModelSpec::new(id, Modality::Text, tier, files);
         let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights, "tokenizer.json"]);
         let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
         let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
@@ -232,16 +218,16 @@ impl TextAnalyzer {
 
     /// Loads the model of the top rung now (for warm-up at start-up where that time is free).
     pub fn warm_up(&self) -> std::result::Result<(), String> {
-        self.ladder.rungs().first().map_or(Ok(()), |r| r.get().map(|_| ()))
+        self.ladder.warm_up()
     }
 
     /// Ids of the text models loaded so far.
     pub fn loaded_models(&self) -> Vec<String> {
-        self.ladder.rungs().iter().filter(|r| r.is_loaded()).map(|r| r.spec().id.clone()).collect()
+        self.ladder.loaded_models()
     }
 
     /// Every text model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.ladder.rungs().iter().map(|r| ModelStatus::read(r.spec(), &self.model_dir, r.is_loaded())).collect()
+        self.ladder.models(&self.model_dir)
     }
 }

@@ -1,0 +1,54 @@
+//! Latency of speech analysis end to end (WAV decode, resampling, trimming, features, model) for a 5 s clip,
+//! per tier: the first call of the process (model load included) and warm calls; peak RSS of the process.
+//! The clip is made here: a speech-like voiced glide with syllables, as 44.1 kHz stereo and 16 kHz mono WAV.
+//!
+//!     cargo bench -p emosense-core --bench audio_latency [-- ITERATIONS]
+
+#[path = "../../../tests/support/wav.rs"]
+mod wav;
+
+use std::time::Instant;
+
+use emosense_core::{AudioOptions, Config, EmoSense, Tier};
+use serde_json::json;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    (sorted[rank] * 1000.0).round() / 1000.0
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+fn main() {
+    let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100);
+    let engine = EmoSense::new(Config::from_env().expect("configuration"));
+    let clips = [
+        ("44.1 kHz stereo 16-bit", wav::wav(&wav::speech_like(5.0, 44_100, 160.0, 240.0, 4.0), 44_100, 2, 16, false)),
+        ("16 kHz mono 16-bit", wav::wav(&wav::speech_like(5.0, 16_000, 160.0, 240.0, 4.0), 16_000, 1, 16, false)),
+    ];
+    let mut rows = Vec::new();
+    for tier in [Tier::Primary, Tier::Secondary, Tier::Fallback] {
+        let options = AudioOptions { tier: Some(tier), ..AudioOptions::default() };
+        for (name, clip) in &clips {
+            let started = Instant::now();
+            let first = engine.audio().analyze(clip, &options).expect("analysis");
+            let first_ms = started.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(first.metadata.tier, tier);
+            let mut times: Vec<f64> = (0..iterations)
+                .map(|_| {
+                    let started = Instant::now();
+                    engine.audio().analyze(clip, &options).expect("analysis");
+                    started.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            rows.push(json!({"tier": tier.as_str(), "clip": name, "bytes": clip.len(), "first_call_ms": (first_ms * 10.0).round() / 10.0,
+                             "warm_p50_ms": percentile(&times, 0.5), "warm_p95_ms": percentile(&times, 0.95)}));
+        }
+    }
+    println!("{}", json!({"iterations": iterations, "clip_seconds": 5.0, "rows": rows, "peak_rss_mb": peak_rss_mb()}));
+}

@@ -1,0 +1,277 @@
+//! Speech emotion analysis: WAV → 16 kHz mono, silence trimmed, level normalised, 4 s windows → feature
+//! vectors → a tier ladder of MLP → logistic regression → prosody rules, averaged over the windows.
+
+mod decode;
+mod features;
+mod linear;
+mod mlp;
+mod prosody;
+mod resample;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::config::{Config, Precision};
+use crate::emotion::{Emotion, EmotionScores};
+use crate::error::{Error, Result};
+use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
+use crate::result::{AnalysisResult, Metadata};
+use crate::tier::{Ladder, Rung, Tier};
+
+pub use decode::{SourceFormat, MAX_AUDIO_SECONDS};
+pub use features::{names as feature_names, RATE as MODEL_RATE};
+
+/// Id of the primary model in `models-quantized/audio/manifest.json`.
+pub const PRIMARY_MODEL: &str = "audio-mlp-emodb";
+/// Id of the secondary model.
+pub const SECONDARY_MODEL: &str = "audio-logreg-emodb";
+/// Id of the fallback rules.
+pub const FALLBACK_MODEL: &str = "audio-prosody-rules";
+
+/// Length of an analysis window, in seconds; longer audio is cut into overlapping windows.
+pub const WINDOW_SECONDS: f32 = 4.0;
+/// Step between windows, in seconds.
+pub const WINDOW_STEP_SECONDS: f32 = 3.0;
+/// Least sound (after trimming silence) that can be analysed, in seconds.
+pub const MIN_SOUND_SECONDS: f32 = 0.25;
+/// Audio whose loudest 20 ms is quieter than this (dBFS) is silent.
+const SILENCE_DBFS: f32 = -60.0;
+/// Frames more than this many dB below the loudest are silence at the ends.
+const TRIM_BELOW_PEAK_DB: f32 = 40.0;
+/// Level every clip is normalised to (RMS, dBFS).
+const TARGET_RMS_DBFS: f32 = -20.0;
+
+/// What every rung of the audio ladder does: scores feature vectors (one per window).
+trait AudioModel: Send + Sync {
+    fn score(&self, windows: &[Vec<f32>]) -> Result<Vec<EmotionScores>>;
+    fn version(&self) -> &str;
+}
+
+/// Options of an audio analysis request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AudioOptions {
+    /// Start the ladder at this tier instead of the top.
+    pub tier: Option<Tier>,
+    /// Also return each window's result as a timeline.
+    pub segments: bool,
+    /// Also return the clip's feature summary under `metadata.features`.
+    pub features: bool,
+}
+
+/// One window of a timeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeSegment {
+    /// Start and end in seconds of the original audio.
+    pub start_s: f64,
+    pub end_s: f64,
+    pub dominant_emotion: Emotion,
+    #[serde(serialize_with = "crate::result::serialize_prob")]
+    pub confidence: f32,
+    pub emotions: EmotionScores,
+}
+
+/// Audio ready for the models: 16 kHz mono, trimmed and normalised, with where it sat in the original.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub samples: Vec<f32>,
+    /// Seconds of the original audio before the first kept sample.
+    pub offset_s: f32,
+    pub duration_s: f32,
+    pub source: SourceFormat,
+}
+
+/// Speech analysis with lazily loaded models; one per process, shared by all requests.
+pub struct AudioAnalyzer {
+    ladder: Ladder<Box<dyn AudioModel>>,
+    model_dir: PathBuf,
+    max_bytes: u64,
+    precision: Precision,
+}
+
+impl AudioAnalyzer {
+    /// Describes the ladder; nothing is read from disk until the first analysis.
+    pub fn new(config: &Config) -> Self {
+        let dir = config.model_dir.clone();
+        let weights = format!("model.{}.onnx", config.precision.as_str());
+        let spec = |id: &str, tier, files: &[&str]| ModelSpec::new(id, Modality::Audio, tier, files);
+        let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights]);
+        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
+        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
+        let version = {
+            let dir = dir.clone();
+            move |id: &str| manifest_version(&dir, Modality::Audio, id)
+        };
+        let rungs = vec![
+            Rung::new(primary.clone(), {
+                let (dir, version) = (dir.clone(), version.clone());
+                move || Ok(Box::new(mlp::Mlp::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
+            }),
+            Rung::new(secondary.clone(), {
+                let (dir, version) = (dir.clone(), version.clone());
+                move || Ok(Box::new(linear::Linear::load(&secondary.paths(&dir)[0], version(SECONDARY_MODEL))?) as Box<dyn AudioModel>)
+            }),
+            Rung::new(fallback, move || Ok(Box::new(prosody::ProsodyRules::new(version(FALLBACK_MODEL))) as Box<dyn AudioModel>)),
+        ];
+        AudioAnalyzer { ladder: Ladder::new("audio", rungs), model_dir: dir, max_bytes: config.max_audio_bytes, precision: config.precision }
+    }
+
+    /// Decodes, resamples, trims and normalises a WAV file; `field` names the request field in errors.
+    pub fn prepare(&self, field: &str, bytes: &[u8]) -> Result<Prepared> {
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(Error::TooLarge {
+                field: field.to_owned(),
+                actual: bytes.len() as u64,
+                limit: self.max_bytes,
+                unit: "bytes",
+                limit_source: "MAX_AUDIO_FILE_SIZE",
+            });
+        }
+        let decoded = decode::decode(field, bytes)?;
+        let samples = resample::resample(&decoded.samples, decoded.sample_rate, MODEL_RATE);
+        let (start, end) = sound_span(&samples).ok_or_else(|| Error::invalid(field, format!("is silent (no 20 ms louder than {SILENCE_DBFS} dBFS)")))?;
+        let sound = &samples[start..end];
+        if (sound.len() as f32) < MIN_SOUND_SECONDS * MODEL_RATE as f32 {
+            return Err(Error::invalid(field, format!("holds less than {MIN_SOUND_SECONDS} s of sound")));
+        }
+        let rms = (sound.iter().map(|s| s * s).sum::<f32>() / sound.len() as f32).sqrt().max(1e-6);
+        let gain = 10f32.powf(TARGET_RMS_DBFS / 20.0) / rms;
+        Ok(Prepared {
+            samples: sound.iter().map(|s| (s * gain).clamp(-1.0, 1.0)).collect(),
+            offset_s: start as f32 / MODEL_RATE as f32,
+            duration_s: decoded.samples.len() as f32 / decoded.sample_rate as f32,
+            source: decoded.source,
+        })
+    }
+
+    /// Feature vectors of each window of prepared audio, with each window's span in samples.
+    pub fn window_features(prepared: &Prepared) -> Vec<(std::ops::Range<usize>, Vec<f32>)> {
+        windows(prepared.samples.len()).into_iter().map(|range| (range.clone(), features::summarize(&prepared.samples[range]))).collect()
+    }
+
+    /// Analyses one WAV file.
+    pub fn analyze(&self, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
+        let started = Instant::now();
+        let prepared = self.prepare("audio", bytes)?;
+        let windows = Self::window_features(&prepared);
+        let vectors: Vec<Vec<f32>> = windows.iter().map(|(_, v)| v.clone()).collect();
+        let ((scores, version), answered) =
+            self.ladder.run(options.tier, |model| Ok((model.score(&vectors)?, model.version().to_owned())))?;
+        let weights = windows.iter().map(|(range, _)| range.len() as f32);
+        let overall = EmotionScores::weighted_mean(scores.iter().zip(weights));
+        let mut details = serde_json::Map::new();
+        details.insert("duration_s".into(), round3(prepared.duration_s).into());
+        details.insert("sound_s".into(), round3(prepared.samples.len() as f32 / MODEL_RATE as f32).into());
+        details.insert("windows".into(), windows.len().into());
+        details.insert("source".into(), serde_json::to_value(prepared.source).unwrap_or_default());
+        if answered.spec.tier == Tier::Primary {
+            details.insert("precision".into(), self.precision.as_str().into());
+        }
+        if options.features {
+            let summary = features::summarize(&prepared.samples);
+            let named: serde_json::Map<String, serde_json::Value> =
+                features::names().iter().zip(summary).map(|(name, value)| (name.clone(), round3(value).into())).collect();
+            details.insert("features".into(), named.into());
+        }
+        let mut result = AnalysisResult::new(
+            overall,
+            Metadata {
+                modality: Modality::Audio,
+                tier: answered.spec.tier,
+                model: answered.spec.id.clone(),
+                model_version: version,
+                latency_ms: (started.elapsed().as_secs_f64() * 1e5).round() / 100.0,
+                skipped_tiers: answered.skipped.clone(),
+                details,
+            },
+        );
+        if options.segments {
+            let seconds = |sample: usize| round3(prepared.offset_s + sample as f32 / MODEL_RATE as f32);
+            result.segments = Some(
+                windows
+                    .iter()
+                    .zip(&scores)
+                    .map(|((range, _), s)| {
+                        let (dominant_emotion, confidence) = s.dominant();
+                        TimeSegment { start_s: seconds(range.start), end_s: seconds(range.end), dominant_emotion, confidence, emotions: *s }
+                    })
+                    .collect(),
+            );
+        }
+        Ok(result)
+    }
+
+    /// Loads the model of the top rung now.
+    pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.ladder.warm_up()
+    }
+
+    /// Ids of the audio models loaded so far.
+    pub fn loaded_models(&self) -> Vec<String> {
+        self.ladder.loaded_models()
+    }
+
+    /// Every audio model with its load state, files and manifest entry.
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.ladder.models(&self.model_dir)
+    }
+}
+
+/// Sample range from the first to the last 20 ms frame within [`TRIM_BELOW_PEAK_DB`] of the loudest, or `None`
+/// when no frame reaches [`SILENCE_DBFS`].
+fn sound_span(samples: &[f32]) -> Option<(usize, usize)> {
+    let frame = MODEL_RATE as usize / 50;
+    let levels: Vec<f32> = samples
+        .chunks(frame)
+        .map(|c| 10.0 * (c.iter().map(|s| s * s).sum::<f32>() / c.len() as f32).max(1e-12).log10())
+        .collect();
+    let peak = levels.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if peak < SILENCE_DBFS {
+        return None;
+    }
+    let threshold = (peak - TRIM_BELOW_PEAK_DB).max(SILENCE_DBFS);
+    let first = levels.iter().position(|&l| l >= threshold)?;
+    let last = levels.iter().rposition(|&l| l >= threshold)?;
+    Some((first * frame, ((last + 1) * frame).min(samples.len())))
+}
+
+/// Window spans over `len` samples: one window when short, else [`WINDOW_SECONDS`] every [`WINDOW_STEP_SECONDS`],
+/// the last one ending at the end.
+fn windows(len: usize) -> Vec<std::ops::Range<usize>> {
+    let size = (WINDOW_SECONDS * MODEL_RATE as f32) as usize;
+    let step = (WINDOW_STEP_SECONDS * MODEL_RATE as f32) as usize;
+    if len <= size {
+        return vec![0..len];
+    }
+    let mut spans: Vec<_> = (0..).map(|i| i * step).take_while(|start| start + size < len).map(|start| start..start + size).collect();
+    spans.push(len - size..len);
+    spans
+}
+
+fn round3(value: f32) -> f64 {
+    (f64::from(value) * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_long_audio_with_overlap() {
+        let rate = MODEL_RATE as usize;
+        assert_eq!(windows(3 * rate), vec![0..3 * rate]);
+        assert_eq!(windows(10 * rate), vec![0..4 * rate, 3 * rate..7 * rate, 6 * rate..10 * rate]);
+    }
+
+    #[test]
+    fn silence_is_trimmed_from_both_ends() {
+        let mut samples = vec![0.0f32; 8000];
+        samples.extend((0..16_000).map(|i| 0.3 * (i as f32 * 0.07).sin()));
+        samples.extend(vec![0.0001f32; 8000]);
+        let (start, end) = sound_span(&samples).unwrap();
+        assert!((7_680..=8_000).contains(&start), "{start}");
+        assert!((24_000..=24_320).contains(&end), "{end}");
+        assert_eq!(sound_span(&[0.0; 16_000]), None);
+    }
+}

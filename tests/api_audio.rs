@@ -1,0 +1,121 @@
+//! `POST /api/v1/emotion/analyze/audio` through the real router with WAV files made here: every sample format,
+//! resampling, the tier ladder, the timeline, the feature summary, and every class of bad input.
+
+mod common;
+#[path = "support/wav.rs"]
+mod wav;
+
+use base64::Engine;
+use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
+use emosense_core::Config;
+use serde_json::{json, Value};
+use wav::{speech_like, wav};
+
+const ROUTE: &str = "/api/v1/emotion/analyze/audio";
+
+fn encode(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn analyze(body: Value) -> (u16, Value) {
+    send(api(), post_json(ROUTE, body.to_string()))
+}
+
+fn speech(rate: u32) -> Vec<f32> {
+    speech_like(2.5, rate, 180.0, 260.0, 4.0)
+}
+
+#[test]
+fn speech_in_every_format_gets_a_valid_primary_result() {
+    let formats = [(16_000, 1, 16, false), (44_100, 2, 16, false), (22_050, 1, 8, false), (48_000, 1, 24, false), (8_000, 1, 32, false), (44_100, 2, 32, true)];
+    let mut dominant = Vec::new();
+    for (rate, channels, bits, float) in formats {
+        let (status, body) = analyze(json!({"audio_base64": encode(&wav(&speech(rate), rate, channels, bits, float))}));
+        assert_eq!(status, 200, "{rate} Hz {channels} ch {bits}-bit float={float}: {body}");
+        dominant.push(assert_valid_result(&body));
+        let metadata = &body["metadata"];
+        assert_eq!((metadata["modality"].as_str(), metadata["tier"].as_str()), (Some("audio"), Some("primary")));
+        assert_eq!(metadata["source"], json!({"container": "wav", "sample_rate": rate, "channels": channels, "bits_per_sample": bits, "sample_format": if float { "float" } else { "int" }}));
+        assert!((metadata["duration_s"].as_f64().unwrap() - 2.5).abs() < 0.01);
+        assert_eq!(body["emotions"]["surprise"], 0.0, "the speech models have no surprise class");
+    }
+    // The same signal in another format or rate is the same speech.
+    assert!(dominant.iter().all(|d| *d == dominant[0]), "{dominant:?}");
+}
+
+#[test]
+fn each_tier_answers_when_pinned_and_missing_models_fall_back() {
+    let audio = encode(&wav(&speech(16_000), 16_000, 1, 16, false));
+    for tier in ["primary", "secondary", "fallback"] {
+        let (status, body) = analyze(json!({"audio_base64": audio, "tier": tier}));
+        assert_eq!(status, 200, "{body}");
+        assert_valid_result(&body);
+        assert_eq!(body["metadata"]["tier"], tier);
+    }
+    let empty = std::env::temp_dir().join(format!("emosense-no-models-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let bare = api_with(Config { model_dir: empty, ..Config::default() });
+    let (status, body) = send(&bare, post_json(ROUTE, json!({"audio_base64": audio}).to_string()));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("fallback")), "{body}");
+    assert_eq!(body["metadata"]["skipped_tiers"].as_array().unwrap().len(), 2);
+    assert!(model_dir().join("audio/model.int8.onnx").is_file());
+}
+
+#[test]
+fn long_audio_gets_a_timeline_and_features_on_request() {
+    let mut samples = vec![0.0f32; 8_000];
+    samples.extend(speech_like(10.0, 16_000, 150.0, 300.0, 5.0));
+    let (status, body) = analyze(json!({"audio_base64": encode(&wav(&samples, 16_000, 1, 16, false)), "segments": true, "features": true}));
+    assert_eq!(status, 200, "{body}");
+    let segments = body["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), 3, "10 s of sound in 4 s windows every 3 s");
+    assert_eq!(body["metadata"]["windows"], 3);
+    let start = segments[0]["start_s"].as_f64().unwrap();
+    assert!((0.45..=0.55).contains(&start), "the leading 0.5 s of silence is trimmed: {start}");
+    let ends: Vec<f64> = segments.iter().map(|s| s["end_s"].as_f64().unwrap()).collect();
+    assert!(ends.windows(2).all(|w| w[0] < w[1]) && (ends[2] - 10.5).abs() < 0.05, "{ends:?}");
+    for segment in segments {
+        assert_valid_result(&json!({"emotions": segment["emotions"], "dominant_emotion": segment["dominant_emotion"], "confidence": segment["confidence"], "metadata": body["metadata"]}));
+    }
+    let features = body["metadata"]["features"].as_object().unwrap();
+    assert_eq!(features.len(), emosense_core::audio::feature_names().len());
+    let slope = features["pitch_slope_semitones_per_s"].as_f64().unwrap();
+    assert!((0.8..1.6).contains(&slope), "150 -> 300 Hz over 10 s is 1.2 semitones per second, got {slope}");
+    assert!(features["voiced_fraction"].as_f64().unwrap() > 0.5);
+}
+
+#[test]
+fn bad_audio_gets_clear_json_errors() {
+    let good = wav(&speech(16_000), 16_000, 1, 16, false);
+    let cases: Vec<(Value, u16, &str, &str)> = vec![
+        (json!({"audio_base64": "%%% not base64"}), 422, "invalid_input", "base64"),
+        (json!({"audio_base64": ""}), 422, "invalid_input", "empty"),
+        (json!({"audio_base64": encode(b"just some text, not a sound file at all")}), 415, "unsupported_media_type", "not audio"),
+        (json!({"audio_base64": encode(b"ID3\x04\0\0\0\0\0\0fake mp3")}), 415, "unsupported_media_type", "mp3"),
+        (json!({"audio_base64": encode(&good[..40])}), 422, "invalid_input", "WAV"),
+        (json!({"audio_base64": encode(&good[..good.len() / 2])}), 422, "invalid_input", "truncated"),
+        (json!({"audio_base64": encode(&wav(&vec![0.0; 32_000], 16_000, 1, 16, false))}), 422, "invalid_input", "silent"),
+        (json!({"audio_base64": encode(&wav(&speech(16_000)[..2_000], 16_000, 1, 16, false))}), 422, "invalid_input", "less than"),
+        (json!({"audio_base64": encode(&wav(&vec![0.1; 121 * 8_000], 8_000, 1, 8, false))}), 413, "payload_too_large", "seconds"),
+        (json!({"audio": encode(&good)}), 422, "invalid_input", "unknown field"),
+        (json!({"audio_base64": encode(&good), "tier": "best"}), 422, "invalid_input", "unknown variant"),
+    ];
+    for (body, status, code, words) in cases {
+        let (got, answer) = analyze(body.clone());
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert_eq!((got, answer["error"]["code"].as_str()), (status, Some(code)), "{answer}");
+        assert!(message.contains(words), "{message:?} should mention {words:?}");
+    }
+}
+
+#[test]
+fn audio_over_the_size_limit_is_refused_before_decoding() {
+    let small = api_with(Config { model_dir: model_dir(), max_audio_bytes: 10_000, ..Config::default() });
+    let audio = encode(&wav(&speech(16_000), 16_000, 1, 16, false));
+    let (status, body) = send(&small, post_json(ROUTE, json!({"audio_base64": audio}).to_string()));
+    assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));
+    assert!(body["error"]["message"].as_str().unwrap().contains("MAX_AUDIO_FILE_SIZE"));
+    let data_url = format!("data:audio/wav;base64,{}", encode(&wav(&speech(16_000), 16_000, 1, 16, false)));
+    let (status, _) = analyze(json!({"audio_base64": data_url}));
+    assert_eq!(status, 200, "a data: URL prefix is accepted");
+}

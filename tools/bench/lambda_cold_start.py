@@ -3,6 +3,7 @@ its first answer (model load included), then warm invocations, plus each functio
 Build first with `tools/lambda/build.sh`; needs cargo-lambda on PATH.
 
     python3 tools/bench/lambda_cold_start.py [--runs 5]
+    FUNCTION=analyze-audio EVENT=apigw-v2-analyze-audio.json python3 tools/bench/lambda_cold_start.py
 """
 import argparse
 import json
@@ -17,6 +18,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 PORT = 9417
 LAMBDA_DIR = os.path.join(REPO, os.environ.get("CARGO_TARGET_DIR", "target"), "lambda")
 EVENT = os.path.join(REPO, "tests", "data", "lambda", os.environ.get("EVENT", "apigw-v2-analyze-text.json"))
+FUNCTION = os.environ.get("FUNCTION", "analyze-text")
 
 
 def invoke(function, payload):
@@ -39,7 +41,7 @@ def main():
         for line in emulator.stdout:
             if "starting Runtime server" in line:
                 break
-        function_dir = os.path.join(LAMBDA_DIR, "analyze-text")
+        function_dir = os.path.join(LAMBDA_DIR, FUNCTION)
         env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"http://127.0.0.1:{PORT}/.rt", AWS_LAMBDA_FUNCTION_NAME="_",
                    AWS_LAMBDA_FUNCTION_VERSION="1", AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024")
         cold, warm = [], []
@@ -58,7 +60,7 @@ def main():
             function.wait()
         warm.sort()
         zips = {f: round(os.path.getsize(os.path.join(LAMBDA_DIR, f + ".zip")) / 2**20, 1)
-                for f in ("analyze-text", "analyze-batch", "health", "models")}
+                for f in ("analyze-text", "analyze-batch", "analyze-audio", "health", "models")}
         print(json.dumps({"cold_start_ms": {"median": round(statistics.median(cold), 1), "max": round(max(cold), 1), "runs": args.runs},
                           "warm_invoke_ms": {"p50": round(warm[len(warm) // 2], 2), "p95": round(warm[int(len(warm) * 0.95)], 2)},
                           "zip_mb": zips}))

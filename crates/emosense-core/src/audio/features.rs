@@ -75,7 +75,8 @@ pub fn frames(samples: &[f32]) -> Frames {
         for ((x, s), w) in input.iter_mut().zip(frame).zip(window.iter()) {
             *x = s * w;
         }
-        let windowed = input.clone();
+        // Pitch copies the windowed frame into its own zero-padded buffer before the FFT below reuses `input`.
+        out.pitch_hz.push(pitch(&input));
         fft.process(&mut input, &mut spectrum).expect("buffers sized by the planner");
         let mut bins = [0f32; BINS];
         let mut magnitude = [0f32; BINS];
@@ -97,7 +98,6 @@ pub fn frames(samples: &[f32]) -> Frames {
         out.flux.push(flux);
         out.zcr.push(frame.windows(2).filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0)).count() as f32 / FRAME as f32);
         out.rms.push((frame.iter().map(|s| s * s).sum::<f32>() / FRAME as f32).sqrt());
-        out.pitch_hz.push(pitch(&windowed));
         power.push(bins);
     }
     let mel_power: Vec<[f32; MELS]> = power

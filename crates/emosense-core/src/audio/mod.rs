@@ -154,11 +154,10 @@ impl AudioAnalyzer {
     pub fn analyze(&self, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
         let prepared = self.prepare("audio", bytes)?;
-        let windows = Self::window_features(&prepared);
-        let vectors: Vec<Vec<f32>> = windows.iter().map(|(_, v)| v.clone()).collect();
+        let (windows, vectors): (Vec<_>, Vec<_>) = Self::window_features(&prepared).into_iter().unzip();
         let ((scores, version), answered) =
             self.ladder.run(options.tier, |model| Ok((model.score(&vectors)?, model.version().to_owned())))?;
-        let weights = windows.iter().map(|(range, _)| range.len() as f32);
+        let weights = windows.iter().map(|range| range.len() as f32);
         let overall = EmotionScores::weighted_mean(scores.iter().zip(weights));
         let mut details = serde_json::Map::new();
         details.insert("duration_s".into(), round3(prepared.duration_s).into());
@@ -192,7 +191,7 @@ impl AudioAnalyzer {
                 windows
                     .iter()
                     .zip(&scores)
-                    .map(|((range, _), s)| {
+                    .map(|(range, s)| {
                         let (dominant_emotion, confidence) = s.dominant();
                         TimeSegment { start_s: seconds(range.start), end_s: seconds(range.end), dominant_emotion, confidence, emotions: *s }
                     })

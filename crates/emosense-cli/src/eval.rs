@@ -1,12 +1,12 @@
-//! Evaluation of the text tiers on GoEmotions-Ekman: accuracy and macro-F1 on single-label rows, computed by the
-//! same code that serves requests.
+//! Evaluation with the same code that serves requests: the text tiers on GoEmotions-Ekman (accuracy and macro-F1
+//! on single-label rows), and the face expression models on FER2013's aligned faces.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use emosense_core::text::MAX_BATCH_TEXTS;
-use emosense_core::{EmoSense, Emotion, TextOptions, Tier};
+use emosense_core::{EmoSense, Emotion, EmotionScores, TextOptions, Tier};
 use serde_json::json;
 
 /// Reads `<data>/goemotions/ekman/<split>.tsv` (text, label ids, id) and prints the metrics as JSON.
@@ -35,21 +35,96 @@ pub fn eval_text(engine: &EmoSense, data: &Path, split: &str, tier: Option<Tier>
         predicted.extend(results.iter().map(|r| r.dominant_emotion.index()));
     }
     let gold: Vec<usize> = texts.iter().map(|(_, l)| *l).collect();
-    let (accuracy, f1) = metrics(&predicted, &gold);
-    let per_class: serde_json::Map<String, serde_json::Value> =
-        Emotion::ALL.iter().zip(&f1).map(|(e, f)| (e.as_str().to_owned(), json!(round(*f)))).collect();
+    let mut report = scores_report(&predicted, &gold);
+    report.insert("split".into(), split.into());
+    report.insert("model".into(), answered_by.into());
+    report.insert("precision".into(), engine.config().precision.as_str().into());
+    report.insert("seconds".into(), json!((started.elapsed().as_secs_f64() * 10.0).round() / 10.0));
+    println!("{}", serde_json::Value::Object(report));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// FER2013 folder names and the labels they hold.
+const FER_FOLDERS: [(&str, Emotion); 7] = [
+    ("angry", Emotion::Anger),
+    ("disgust", Emotion::Disgust),
+    ("fear", Emotion::Fear),
+    ("happy", Emotion::Joy),
+    ("neutral", Emotion::Neutral),
+    ("sad", Emotion::Sadness),
+    ("surprise", Emotion::Surprise),
+];
+/// Faces per model run.
+const FACE_BATCH: usize = 64;
+
+/// Reads `<data>/fer2013-publictest/<label>/*.jpg`, scores every face as an aligned crop with each expression
+/// model and their mean (and with the geometry rules when asked), and prints the metrics as JSON.
+pub fn eval_face(engine: &EmoSense, data: &Path, geometry: bool) -> Result<ExitCode, String> {
+    let root = data.join("fer2013-publictest");
+    let mut files = Vec::new();
+    for (folder, emotion) in FER_FOLDERS {
+        let dir = root.join(folder);
+        let mut names: Vec<_> = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        names.sort();
+        files.extend(names.into_iter().map(|path| (path, emotion.index())));
+    }
+    let started = Instant::now();
+    let mut tiers = vec![Tier::Primary];
+    if geometry {
+        tiers.push(Tier::Secondary);
+    }
+    let mut predictions: Vec<(String, Vec<usize>)> = Vec::new();
+    for block in files.chunks(FACE_BATCH) {
+        let images = block
+            .iter()
+            .map(|(path, _)| {
+                let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+                engine.face().decode("image", &bytes).map(|d| d.rgb).map_err(|e| format!("{}: {e}", path.display()))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let mut block_predictions = Vec::new();
+        for &tier in &tiers {
+            let members = engine.face().score_aligned(&images, tier).map_err(|e| e.to_string())?;
+            if members.len() > 1 {
+                let mean: Vec<EmotionScores> =
+                    (0..images.len()).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, s)| (&s[i], 1.0)))).collect();
+                block_predictions.push(("ensemble".to_owned(), mean));
+            }
+            block_predictions.extend(members);
+        }
+        for (name, scores) in block_predictions {
+            let labels = scores.iter().map(|s| s.dominant().0.index());
+            match predictions.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, all)) => all.extend(labels),
+                None => predictions.push((name, labels.collect())),
+            }
+        }
+    }
+    let gold: Vec<usize> = files.iter().map(|(_, l)| *l).collect();
+    let models: serde_json::Map<String, serde_json::Value> =
+        predictions.iter().map(|(name, predicted)| (name.clone(), serde_json::Value::Object(scores_report(predicted, &gold)))).collect();
     let report = json!({
-        "split": split,
+        "data": "fer2013-publictest",
         "rows": gold.len(),
-        "model": answered_by,
         "precision": engine.config().precision.as_str(),
-        "accuracy": round(accuracy),
-        "macro_f1": round(f1.iter().sum::<f64>() / f1.len() as f64),
-        "per_class_f1": per_class,
+        "models": models,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     println!("{report}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `{rows, accuracy, macro_f1, per_class_f1}` of `predicted` against `gold`.
+fn scores_report(predicted: &[usize], gold: &[usize]) -> serde_json::Map<String, serde_json::Value> {
+    let (accuracy, f1) = metrics(predicted, gold);
+    let per_class: serde_json::Map<String, serde_json::Value> =
+        Emotion::ALL.iter().zip(&f1).map(|(e, f)| (e.as_str().to_owned(), json!(round(*f)))).collect();
+    let mut report = serde_json::Map::new();
+    report.insert("rows".into(), gold.len().into());
+    report.insert("accuracy".into(), json!(round(accuracy)));
+    report.insert("macro_f1".into(), json!(round(f1.iter().sum::<f64>() / f1.len() as f64)));
+    report.insert("per_class_f1".into(), per_class.into());
+    report
 }
 
 /// Accuracy and per-class F1 of `predicted` against `gold` (label indices).

@@ -9,10 +9,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, TextOptions, Tier};
+use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, FaceOptions, TextOptions, Tier};
 
 #[derive(Parser)]
-#[command(name = "emosense", version, about = "Emotion analysis of text and speech: local API server and command line")]
+#[command(name = "emosense", version, about = "Emotion analysis of text, speech and faces: local API server and command line")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -52,6 +52,16 @@ enum Command {
         #[arg(long, value_enum)]
         tier: Option<TierArg>,
     },
+    /// Evaluate the face expression models on FER2013 (48 x 48 aligned faces, one folder per label) and print
+    /// accuracy and macro-F1 per model and for the ensemble as JSON.
+    EvalFace {
+        /// Folder holding `fer2013-publictest/<label>/*.jpg`.
+        #[arg(long, default_value = "../shared/data")]
+        data: PathBuf,
+        /// Also evaluate the secondary tier (landmarks and geometry rules); slower.
+        #[arg(long)]
+        geometry: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -82,6 +92,22 @@ enum AnalyzeInput {
         /// Include the feature summary under `metadata.features`.
         #[arg(long)]
         features: bool,
+    },
+    /// Analyse the faces of an image (JPEG, PNG, WebP, GIF, BMP).
+    Image {
+        file: PathBuf,
+        /// Start the tier ladder at this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+        /// The image is one cropped face: skip detection.
+        #[arg(long)]
+        aligned: bool,
+        /// Include the 468 landmarks of each face.
+        #[arg(long)]
+        landmarks: bool,
+        /// Write the image with boxes and labels drawn to this PNG file.
+        #[arg(long)]
+        annotate: Option<PathBuf>,
     },
 }
 
@@ -122,8 +148,13 @@ fn main() -> ExitCode {
             let options = AudioOptions { tier: tier.map(Tier::from), segments, features };
             analyze_audio(&engine, &file, &options)
         }
+        Command::Analyze { input: AnalyzeInput::Image { file, tier, aligned, landmarks, annotate } } => {
+            let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned };
+            analyze_image(&engine, &file, &options, annotate.as_deref())
+        }
         Command::Features { files } => print_features(&engine, &files),
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
+        Command::EvalFace { data, geometry } => eval::eval_face(&engine, &data, geometry),
     };
     match outcome {
         Ok(code) => code,
@@ -161,7 +192,22 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
 
 fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptions) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    match engine.audio().analyze(&bytes, options) {
+    print_result(engine.audio().analyze(&bytes, options))
+}
+
+fn analyze_image(engine: &EmoSense, file: &std::path::Path, options: &FaceOptions, annotate: Option<&std::path::Path>) -> Result<ExitCode, String> {
+    let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut result = engine.face().analyze(&bytes, options);
+    if let (Ok(result), Some(path)) = (&mut result, annotate) {
+        let png = result.annotated_png.take().unwrap_or_default();
+        std::fs::write(path, png).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    print_result(result)
+}
+
+/// Prints a result as one JSON line, or `{"error": ...}` with exit status 1.
+fn print_result(result: emosense_core::Result<emosense_core::AnalysisResult>) -> Result<ExitCode, String> {
+    match result {
         Ok(result) => {
             println!("{}", serde_json::to_string(&result).unwrap_or_default());
             Ok(ExitCode::SUCCESS)

@@ -46,6 +46,8 @@ pub struct Config {
     pub max_audio_bytes: u64,
     /// `MAX_VIDEO_FILE_SIZE`: bytes per image or video file (50MB).
     pub max_video_bytes: u64,
+    /// `MAX_IMAGE_PIXELS`: width × height an image (or video frame) may declare before it is decoded (50000000).
+    pub max_image_pixels: u64,
     /// `EMOTION_WARMUP`: load models at start-up instead of on first use (off).
     pub warmup: bool,
 }
@@ -60,6 +62,7 @@ impl Default for Config {
             max_text_chars: 5000,
             max_audio_bytes: 10 * 1024 * 1024,
             max_video_bytes: 50 * 1024 * 1024,
+            max_image_pixels: 50_000_000,
             warmup: false,
         }
     }
@@ -109,6 +112,12 @@ impl Config {
         }
         if let Some((var, value)) = get("MAX_VIDEO_FILE_SIZE") {
             config.max_video_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+        }
+        if let Some((var, value)) = get("MAX_IMAGE_PIXELS") {
+            config.max_image_pixels = match value.parse::<u64>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad(var, &value, "expected a positive number of pixels")),
+            };
         }
         if let Some((var, value)) = get("EMOTION_WARMUP") {
             config.warmup = match value.to_ascii_lowercase().as_str() {
@@ -171,6 +180,7 @@ mod tests {
         assert_eq!(c.max_text_chars, 5000);
         assert_eq!(c.max_audio_bytes, 10 * 1024 * 1024);
         assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
+        assert_eq!(c.max_image_pixels, 50_000_000);
         assert_eq!(c.precision, Precision::Int8);
         assert_eq!(c.device, Device::Cpu);
         assert!(!c.warmup);
@@ -197,6 +207,7 @@ mod tests {
         assert_eq!(config(&[("EMOTION_MODEL_PRECISION", "int4")]).unwrap_err().variable, "EMOTION_MODEL_PRECISION");
         assert_eq!(config(&[("MAX_TEXT_LENGTH", "-1")]).unwrap_err().variable, "MAX_TEXT_LENGTH");
         assert_eq!(config(&[("EMOTION_WARMUP", "yes please")]).unwrap_err().variable, "EMOTION_WARMUP");
+        assert_eq!(config(&[("MAX_IMAGE_PIXELS", "0")]).unwrap_err().variable, "MAX_IMAGE_PIXELS");
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod audio;
 pub mod config;
 pub mod emotion;
 pub mod error;
+pub mod face;
 mod onnx;
 pub mod registry;
 pub mod result;
@@ -16,9 +17,10 @@ pub mod tier;
 pub use config::{Config, Device, Precision};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, Result};
-pub use registry::{Modality, ModelStatus};
+pub use registry::{Modality, ModelStatus, Role};
 pub use result::{AnalysisResult, Metadata, SegmentResult};
 pub use audio::{AudioAnalyzer, AudioOptions};
+pub use face::{FaceAnalyzer, FaceOptions};
 pub use text::{TextAnalyzer, TextOptions};
 pub use tier::Tier;
 
@@ -27,6 +29,7 @@ pub struct EmoSense {
     config: Config,
     text: TextAnalyzer,
     audio: AudioAnalyzer,
+    face: FaceAnalyzer,
 }
 
 impl EmoSense {
@@ -34,7 +37,8 @@ impl EmoSense {
     pub fn new(config: Config) -> Self {
         let text = TextAnalyzer::new(&config);
         let audio = AudioAnalyzer::new(&config);
-        EmoSense { config, text, audio }
+        let face = FaceAnalyzer::new(&config);
+        EmoSense { config, text, audio, face }
     }
 
     /// The configuration in force.
@@ -52,19 +56,24 @@ impl EmoSense {
         &self.audio
     }
 
+    /// Facial analysis of images.
+    pub fn face(&self) -> &FaceAnalyzer {
+        &self.face
+    }
+
     /// Loads the primary model of every modality now instead of on first use (start-up time is often free on
     /// serverless platforms); on failure requests are answered by the lower tiers.
     pub fn warm_up(&self) -> std::result::Result<(), String> {
-        self.text.warm_up().and(self.audio.warm_up())
+        self.text.warm_up().and(self.audio.warm_up()).and(self.face.warm_up())
     }
 
     /// Ids of the models loaded so far in this process.
     pub fn loaded_models(&self) -> Vec<String> {
-        [self.text.loaded_models(), self.audio.loaded_models()].concat()
+        [self.text.loaded_models(), self.audio.loaded_models(), self.face.loaded_models()].concat()
     }
 
     /// Every model of every modality.
     pub fn models(&self) -> Vec<ModelStatus> {
-        [self.text.models(), self.audio.models()].concat()
+        [self.text.models(), self.audio.models(), self.face.models()].concat()
     }
 }

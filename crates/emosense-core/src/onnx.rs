@@ -21,8 +21,8 @@ pub(crate) fn read_model(path: &Path) -> TractResult<InferenceModel> {
     onnx.model_for_proto_model(&proto)
 }
 
-/// Replaces every `DequantizeLinear` whose inputs are all initializers (2-D int8 weights with one scale and zero
-/// point per column, or one for the whole tensor) by an f32 initializer holding its output. Other nodes are left
+/// Replaces every `DequantizeLinear` whose inputs are all initializers (int8 weights with one scale and zero point
+/// per channel of its axis, or one for the whole tensor) by an f32 initializer holding its output. Other nodes are left
 /// to tract. Returns how many nodes were folded.
 fn fold_constant_dequantization(graph: &mut pb::GraphProto) -> usize {
     let index: HashMap<String, usize> = graph.initializer.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
@@ -51,35 +51,39 @@ fn fold_constant_dequantization(graph: &mut pb::GraphProto) -> usize {
     count
 }
 
-/// The f32 output of one constant `DequantizeLinear`, or `None` when its form is not one handled here.
+/// The f32 output of one constant `DequantizeLinear`, or `None` when its form is not one handled here: int8
+/// weights of any rank with one scale (and zero point) for the whole tensor or one per index of `axis`.
 fn dequantize(node: &pb::NodeProto, inputs: &[&pb::TensorProto]) -> Option<pb::TensorProto> {
     let (weights, scale, zero) = match inputs {
         [w, s] => (*w, *s, None),
         [w, s, z] => (*w, *s, Some(*z)),
         _ => return None,
     };
+    let dims: Vec<usize> = weights.dims.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
+    let rank = i64::try_from(dims.len()).ok()?;
     let axis = node.attribute.iter().find(|a| a.name == "axis").map_or(1, |a| a.i);
-    let [rows, cols] = weights.dims[..] else { return None };
-    let (rows, cols) = (usize::try_from(rows).ok()?, usize::try_from(cols).ok()?);
-    let values = int8_values(weights).filter(|v| v.len() == rows * cols)?;
-    let scale = f32_values(scale)?;
-    let zero = match zero {
-        Some(z) => int8_values(z)?,
-        None => vec![0],
-    };
-    let per_column = |values: &[f32]| match values.len() {
-        1 => Some(vec![values[0]; cols]),
-        n if n == cols && (axis == 1 || axis == -1) => Some(values.to_vec()),
+    let axis = usize::try_from(if axis < 0 { axis + rank } else { axis }).ok().filter(|&a| a < dims.len().max(1))?;
+    let channels = dims.get(axis).copied().unwrap_or(1);
+    let inner: usize = dims.iter().skip(axis + 1).product();
+    let values = int8_values(weights).filter(|v| v.len() == dims.iter().product::<usize>())?;
+    let per_channel = |values: Vec<f32>| match values.len() {
+        1 => Some(vec![values[0]; channels]),
+        n if n == channels => Some(values),
         _ => None,
     };
-    let scale = per_column(&scale)?;
-    let zero = per_column(&zero.iter().map(|&z| f32::from(z)).collect::<Vec<_>>())?;
-    let mut raw = vec![0u8; rows * cols * 4];
-    for (out_row, in_row) in raw.chunks_exact_mut(cols * 4).zip(values.chunks_exact(cols)) {
-        for (col, (out, &q)) in out_row.chunks_exact_mut(4).zip(in_row).enumerate() {
-            out.copy_from_slice(&((f32::from(q) - zero[col]) * scale[col]).to_le_bytes());
-        }
-    }
+    let scale = per_channel(f32_values(scale)?)?;
+    let zero = match zero {
+        Some(z) => per_channel(int8_values(z)?.into_iter().map(f32::from).collect())?,
+        None => vec![0.0; channels],
+    };
+    let raw = values
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &q)| {
+            let channel = (i / inner.max(1)) % channels;
+            ((f32::from(q) - zero[channel]) * scale[channel]).to_le_bytes()
+        })
+        .collect();
     Some(pb::TensorProto { dims: weights.dims.clone(), data_type: DataType::Float as i32, raw_data: raw, ..Default::default() })
 }
 
@@ -141,6 +145,21 @@ mod tests {
         let [folded] = &graph.initializer[..] else { panic!("the int8 inputs must be dropped: {:?}", graph.initializer) };
         assert_eq!((folded.name.as_str(), folded.dims.as_slice()), ("w_f32", &[2i64, 3][..]));
         assert_eq!(f32_values(folded).unwrap(), [0.5, -0.75, 6.0, -64.0, -0.25, 254.0]);
+    }
+
+    #[test]
+    fn per_output_channel_conv_weights_fold_on_axis_zero() {
+        let mut dequantize = node("DequantizeLinear", &["w", "s"], "w_f32");
+        dequantize.attribute.push(pb::AttributeProto { name: "axis".into(), i: 0, ..Default::default() });
+        let mut graph = pb::GraphProto {
+            node: vec![dequantize, node("Conv", &["x", "w_f32"], "y")],
+            initializer: vec![int8("w", &[2, 1, 1, 2], &[1, -1, 2, 4]), float("s", &[0.5, 0.25])],
+            ..Default::default()
+        };
+        assert_eq!(fold_constant_dequantization(&mut graph), 1);
+        let [folded] = &graph.initializer[..] else { panic!("{:?}", graph.initializer) };
+        assert_eq!(folded.dims, [2, 1, 1, 2]);
+        assert_eq!(f32_values(folded).unwrap(), [0.5, -0.5, 0.5, 1.0]);
     }
 
     #[test]

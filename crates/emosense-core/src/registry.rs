@@ -13,6 +13,7 @@ use crate::tier::Tier;
 pub enum Modality {
     Text,
     Audio,
+    Face,
 }
 
 impl Modality {
@@ -21,24 +22,45 @@ impl Modality {
         match self {
             Modality::Text => "text",
             Modality::Audio => "audio",
+            Modality::Face => "face",
         }
     }
 }
 
-/// What a rung needs: its id (the key of its manifest entry), tier, and files inside the modality folder.
+/// What a model does in its modality's pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Maps its input to emotion probabilities: a rung of the tier ladder.
+    Classifier,
+    /// Finds where the subject is (face boxes) before any rung runs.
+    Detector,
+    /// Locates points on the subject (468 face landmarks) for the feature-based rung.
+    Landmarks,
+}
+
+/// What a model needs: its id (the key of its manifest entry), tier, role, and files inside the modality folder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     pub id: String,
     pub modality: Modality,
+    /// The rung it answers for; for detectors and landmark models, the highest tier that needs it.
     pub tier: Tier,
+    pub role: Role,
     /// File names relative to the modality folder; empty for models compiled into the binary.
     pub files: Vec<String>,
 }
 
 impl ModelSpec {
-    /// The spec of model `id` of `modality` at `tier`, made of `files` inside the modality folder.
+    /// The spec of classifier `id` of `modality` at `tier`, made of `files` inside the modality folder.
     pub fn new(id: &str, modality: Modality, tier: Tier, files: &[&str]) -> Self {
-        ModelSpec { id: id.to_owned(), modality, tier, files: files.iter().map(|f| f.to_string()).collect() }
+        ModelSpec { id: id.to_owned(), modality, tier, role: Role::Classifier, files: files.iter().map(|f| f.to_string()).collect() }
+    }
+
+    /// The same spec with another role.
+    pub fn with_role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
     }
 
     /// Full paths of the model's files under `model_dir`.
@@ -54,6 +76,7 @@ pub struct ModelStatus {
     pub id: String,
     pub modality: Modality,
     pub tier: Tier,
+    pub role: Role,
     pub loaded: bool,
     /// Whether every file the model needs is present.
     pub available: bool,
@@ -71,6 +94,7 @@ impl ModelStatus {
             id: spec.id.clone(),
             modality: spec.modality,
             tier: spec.tier,
+            role: spec.role,
             loaded,
             available: sizes.iter().all(Option::is_some),
             size_bytes: sizes.iter().flatten().sum(),

@@ -20,13 +20,19 @@ pub struct AnalysisResult {
     /// Per-window results of audio (a timeline), when the request asks for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<Vec<crate::audio::TimeSegment>>,
+    /// Every face found in an image, with its box, emotions and geometry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faces: Option<Vec<crate::face::FaceResult>>,
+    /// The image with faces drawn, as PNG, when the request asks for it; a `data:image/png;base64,` URL in JSON.
+    #[serde(rename = "annotated_image", skip_serializing_if = "Option::is_none", serialize_with = "serialize_png")]
+    pub annotated_png: Option<Vec<u8>>,
 }
 
 impl AnalysisResult {
     /// A result whose dominant emotion and confidence are read from `emotions`.
     pub fn new(emotions: EmotionScores, metadata: Metadata) -> Self {
         let (dominant_emotion, confidence) = emotions.dominant();
-        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None, segments: None }
+        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None, segments: None, faces: None, annotated_png: None }
     }
 }
 
@@ -63,4 +69,12 @@ pub struct SegmentResult {
 
 pub(crate) fn serialize_prob<S: serde::Serializer>(p: &f32, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_f64(round4(*p))
+}
+
+fn serialize_png<S: serde::Serializer>(png: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+    use base64::Engine;
+    match png {
+        Some(bytes) => s.serialize_str(&format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(bytes))),
+        None => s.serialize_none(),
+    }
 }

@@ -130,7 +130,7 @@ mod tests {
     use crate::registry::Modality;
 
     fn spec(id: &str, tier: Tier) -> ModelSpec {
-        ModelSpec { id: id.into(), modality: Modality::Text, tier, files: vec![] }
+        ModelSpec::new(id, Modality::Text, tier, &[])
     }
 
     fn ladder() -> Ladder<u32> {

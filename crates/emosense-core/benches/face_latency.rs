@@ -1,0 +1,82 @@
+//! Latency of face analysis end to end (decode, detection, landmarks, expression ensemble) for a 640 x 480 photo
+//! of one face and a 1920 px group photo of five, per tier: the first call of the process (model load included)
+//! and warm calls, with the warm time of each stage; model load time; peak RSS of the process.
+//!
+//!     cargo bench -p emosense-core --bench face_latency [-- ITERATIONS]
+
+use std::io::Cursor;
+use std::time::Instant;
+
+use emosense_core::{Config, EmoSense, FaceOptions, Tier};
+use image::{imageops, ImageFormat, RgbImage};
+use serde_json::json;
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    (sorted[rank] * 1000.0).round() / 1000.0
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// The 512 px portrait scaled to 480 px high on a 640 x 480 grey canvas, as JPEG.
+fn photo_640x480(portrait: &[u8]) -> Vec<u8> {
+    let face = image::load_from_memory(portrait).expect("portrait").into_rgb8();
+    let face = imageops::resize(&face, 480, 480, imageops::FilterType::Triangle);
+    let mut canvas = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+    imageops::replace(&mut canvas, &face, 80, 0);
+    let mut jpeg = Vec::new();
+    canvas.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).expect("encode");
+    jpeg
+}
+
+fn main() {
+    let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
+    let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
+    let read = |name: &str| std::fs::read(format!("{images}{name}")).expect("fixture");
+    let photos = [("640x480 one face", photo_640x480(&read("portrait.jpg"))), ("1920x1398 five faces", read("group.jpg"))];
+
+    let loading = EmoSense::new(Config::from_env().expect("configuration"));
+    let started = Instant::now();
+    loading.face().warm_up().expect("face models");
+    let load_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let engine = EmoSense::new(Config::from_env().expect("configuration"));
+    let mut rows = Vec::new();
+    for tier in [Tier::Primary, Tier::Secondary, Tier::Fallback] {
+        let options = FaceOptions { tier: Some(tier), ..FaceOptions::default() };
+        for (name, photo) in &photos {
+            let started = Instant::now();
+            let first = engine.face().analyze(photo, &options).expect("analysis");
+            let first_ms = started.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(first.metadata.tier, tier);
+            let mut stages = Vec::new();
+            let mut times: Vec<f64> = (0..iterations)
+                .map(|_| {
+                    let started = Instant::now();
+                    let result = engine.face().analyze(photo, &options).expect("analysis");
+                    stages.push(result.metadata.details["stages_ms"].clone());
+                    started.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect();
+            times.sort_by(f64::total_cmp);
+            let median_stage = |stage: &str| {
+                let mut values: Vec<f64> = stages.iter().filter_map(|s| s[stage].as_f64()).collect();
+                values.sort_by(f64::total_cmp);
+                percentile(&values, 0.5)
+            };
+            rows.push(json!({
+                "tier": tier.as_str(), "photo": name, "bytes": photo.len(),
+                "faces": first.faces.as_ref().map_or(0, Vec::len),
+                "first_call_ms": (first_ms * 10.0).round() / 10.0,
+                "warm_p50_ms": percentile(&times, 0.5), "warm_p95_ms": percentile(&times, 0.95),
+                "warm_stage_p50_ms": {"decode": median_stage("decode"), "detect": median_stage("detect"),
+                                      "landmarks": median_stage("landmarks"), "expression": median_stage("expression")},
+            }));
+        }
+    }
+    println!("{}", json!({"iterations": iterations, "model_load_ms": (load_ms * 10.0).round() / 10.0, "rows": rows, "peak_rss_mb": peak_rss_mb()}));
+}

@@ -1,0 +1,129 @@
+//! Face detection with face-api's TinyFaceDetector (a Tiny-YOLOv2 with five anchors): the image padded bottom/right
+//! to a square and resized to 416 px; when nothing is found there, again at 224 px, which finds the faces that fill
+//! the frame. Output `grid` `[1, 25, G, G]`: per anchor (tx, ty, tw, th, objectness).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use image::RgbImage;
+use tract_onnx::prelude::*;
+
+use super::image::{resize, FaceBox};
+
+/// Input sizes tried in turn, largest first.
+pub const INPUT_SIZES: [u32; 2] = [416, 224];
+/// Least objectness for a detection.
+pub const SCORE_THRESHOLD: f32 = 0.5;
+/// Detections overlapping a better one by more than this are dropped.
+pub const NMS_IOU: f32 = 0.4;
+/// Anchor sizes in grid cells.
+const ANCHORS: [(f32, f32); 5] = [(1.603231, 2.094468), (6.041143, 7.080126), (2.882459, 3.518061), (4.266906, 5.178857), (9.041765, 10.66308)];
+
+/// A face found in an image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub face_box: FaceBox,
+    pub score: f32,
+}
+
+/// The detector at each input size.
+pub struct Detector {
+    plans: Vec<(u32, Arc<TypedRunnableModel>)>,
+}
+
+impl Detector {
+    /// Loads one graph per size from `paths` (in [`INPUT_SIZES`] order).
+    pub fn load(paths: &[std::path::PathBuf]) -> std::result::Result<Self, String> {
+        let plans = INPUT_SIZES.iter().zip(paths).map(|(&size, path)| Ok((size, load_plan(path, size)?))).collect::<std::result::Result<_, String>>()?;
+        Ok(Detector { plans })
+    }
+
+    /// Every face in `image`, best first, and the input size that found them (the last size tried when none).
+    pub fn detect(&self, image: &RgbImage) -> TractResult<(Vec<Detection>, u32)> {
+        let mut last = 0;
+        for (size, plan) in &self.plans {
+            last = *size;
+            let found = detect_at(plan, image, *size)?;
+            if !found.is_empty() {
+                return Ok((found, *size));
+            }
+        }
+        Ok((Vec::new(), last))
+    }
+}
+
+fn load_plan(path: &Path, size: u32) -> std::result::Result<Arc<TypedRunnableModel>, String> {
+    (|| -> TractResult<_> {
+        let s = size as usize;
+        crate::onnx::read_model(path)?.with_input_fact(0, f32::fact([1, 3, s, s]).into())?.into_optimized()?.into_runnable()
+    })()
+    .map_err(|e| format!("{}: {e:#}", path.display()))
+}
+
+fn detect_at(plan: &Arc<TypedRunnableModel>, image: &RgbImage, size: u32) -> TractResult<Vec<Detection>> {
+    let side = image.width().max(image.height()) as f32;
+    let scale = size as f32 / side;
+    let scaled_w = ((image.width() as f32 * scale).round() as u32).clamp(1, size);
+    let scaled_h = ((image.height() as f32 * scale).round() as u32).clamp(1, size);
+    let scaled = resize(image, scaled_w, scaled_h);
+    let s = size as usize;
+    let mut input = tract_ndarray::Array4::<f32>::zeros((1, 3, s, s));
+    for (x, y, pixel) in scaled.enumerate_pixels() {
+        for c in 0..3 {
+            input[[0, c, y as usize, x as usize]] = f32::from(pixel.0[c]);
+        }
+    }
+    let outputs = plan.run(tvec!(Tensor::from(input).into()))?;
+    let grid = outputs[0].to_plain_array_view::<f32>()?;
+    let cells = grid.shape()[2];
+    let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
+    let mut found = Vec::new();
+    for (anchor, (anchor_w, anchor_h)) in ANCHORS.iter().enumerate() {
+        let at = |k: usize, row: usize, col: usize| grid[[0, anchor * 5 + k, row, col]];
+        for row in 0..cells {
+            for col in 0..cells {
+                let score = sigmoid(at(4, row, col));
+                if score <= SCORE_THRESHOLD {
+                    continue;
+                }
+                let g = cells as f32;
+                let cx = (col as f32 + sigmoid(at(0, row, col))) / g * side;
+                let cy = (row as f32 + sigmoid(at(1, row, col))) / g * side;
+                let w = at(2, row, col).exp() * anchor_w / g * side;
+                let h = at(3, row, col).exp() * anchor_h / g * side;
+                let face_box = FaceBox { x: cx - w / 2.0, y: cy - h / 2.0, width: w, height: h }.clipped(image.width(), image.height());
+                if face_box.area() > 0.0 {
+                    found.push(Detection { face_box, score });
+                }
+            }
+        }
+    }
+    Ok(non_maximum_suppression(found, NMS_IOU))
+}
+
+/// Keeps the best-scoring detections, dropping any that overlaps a kept one by more than `max_iou`.
+pub fn non_maximum_suppression(mut detections: Vec<Detection>, max_iou: f32) -> Vec<Detection> {
+    detections.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut kept: Vec<Detection> = Vec::new();
+    for d in detections {
+        if kept.iter().all(|k| k.face_box.iou(&d.face_box) <= max_iou) {
+            kept.push(d);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn detection(x: f32, score: f32) -> Detection {
+        Detection { face_box: FaceBox { x, y: 0.0, width: 10.0, height: 10.0 }, score }
+    }
+
+    #[test]
+    fn overlapping_detections_keep_the_best() {
+        let kept = non_maximum_suppression(vec![detection(0.0, 0.6), detection(1.0, 0.9), detection(30.0, 0.7)], NMS_IOU);
+        assert_eq!(kept, vec![detection(1.0, 0.9), detection(30.0, 0.7)]);
+    }
+}

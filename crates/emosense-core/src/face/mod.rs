@@ -1,0 +1,460 @@
+//! Facial emotion analysis: image → upright RGB → face boxes (TinyFaceDetector) → 468 landmarks per face
+//! (FaceMesh) → geometric features → a tier ladder of expression ensemble → geometry rules → neutral prior, per face.
+//! The answer is the largest face's; every face is listed with its box, emotions and geometry.
+
+mod annotate;
+mod detect;
+mod expression;
+mod geometry;
+pub mod image;
+mod mesh;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ::image::RgbImage;
+use serde::Serialize;
+use tract_onnx::prelude::TractResult;
+
+use crate::config::{Config, Precision};
+use crate::emotion::{Emotion, EmotionScores};
+use crate::error::{Error, Result};
+use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus, Role};
+use crate::result::{AnalysisResult, Metadata};
+use crate::tier::{Ladder, Rung, Tier};
+
+pub use self::image::{FaceBox, SourceFormat};
+pub use expression::MEMBERS as EXPRESSION_MEMBERS;
+pub use geometry::Geometry;
+
+/// Id of the face detector in `models-quantized/face/manifest.json`.
+pub const DETECTOR_MODEL: &str = "face-detector-tiny";
+/// Id of the landmark model.
+pub const MESH_MODEL: &str = "face-mesh";
+/// Id of the primary tier, the expression ensemble.
+pub const PRIMARY_MODEL: &str = "face-expression-ensemble";
+/// Id of the secondary tier, rules over the landmarks' geometry.
+pub const SECONDARY_MODEL: &str = "face-geometry-rules";
+/// Id of the fallback, a neutral-dominant prior.
+pub const FALLBACK_MODEL: &str = "face-neutral-prior";
+/// Probability the fallback gives neutral; the other six share the rest.
+pub const FALLBACK_NEUTRAL: f32 = 0.4;
+
+/// One face as the rungs of the ladder see it.
+pub(crate) struct FaceInput<'a> {
+    image: &'a RgbImage,
+    face_box: FaceBox,
+    /// The whole image is the face (no margin is added around it).
+    aligned: bool,
+    geometry: Option<Geometry>,
+}
+
+/// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
+trait FaceModel: Send + Sync {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>>;
+    fn version(&self) -> &str;
+}
+
+/// Options of a face analysis request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FaceOptions {
+    /// Start the ladder at this tier instead of the top.
+    pub tier: Option<Tier>,
+    /// Include the 468 landmarks of each face.
+    pub landmarks: bool,
+    /// Include a PNG of the image with each face's box and label drawn.
+    pub annotate: bool,
+    /// The image is one cropped face: skip detection.
+    pub aligned_face: bool,
+}
+
+/// One face of an answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct FaceResult {
+    #[serde(rename = "box")]
+    pub face_box: FaceBox,
+    /// Detector confidence (1 for an aligned face).
+    #[serde(serialize_with = "crate::result::serialize_prob")]
+    pub score: f32,
+    pub dominant_emotion: Emotion,
+    #[serde(serialize_with = "crate::result::serialize_prob")]
+    pub confidence: f32,
+    pub emotions: EmotionScores,
+    /// Measurements from the landmarks; absent when the landmark model is unavailable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub geometry: Option<Geometry>,
+    /// The landmark model's confidence that its crop holds a face (0..1).
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_optional_prob")]
+    pub landmark_presence: Option<f32>,
+    /// 468 × (x, y, z) in image pixels, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landmarks: Option<Vec<[f32; 3]>>,
+}
+
+/// The faces of one image and which models answered.
+#[derive(Debug, Clone)]
+pub struct FrameAnalysis {
+    pub faces: Vec<FaceResult>,
+    /// Index into `faces` of the face the answer is about (the largest), if any.
+    pub main_face: Option<usize>,
+    pub tier: Tier,
+    pub model: String,
+    pub model_version: String,
+    pub skipped: Vec<String>,
+    /// Detector input size that found the faces (`None` for aligned faces).
+    pub detector_input: Option<u32>,
+    /// Milliseconds spent in each stage.
+    pub stages_ms: StageTimes,
+}
+
+/// Milliseconds spent in each stage of the pipeline (model loading included on first use).
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct StageTimes {
+    pub decode: f64,
+    pub detect: f64,
+    pub landmarks: f64,
+    pub expression: f64,
+}
+
+/// Milliseconds since `started`, to 0.01 ms.
+fn elapsed_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e5).round() / 100.0
+}
+
+impl FrameAnalysis {
+    /// The main face's distribution, or the neutral prior when no face was found.
+    pub fn emotions(&self) -> EmotionScores {
+        self.main_face.map_or_else(neutral_prior, |i| self.faces[i].emotions)
+    }
+}
+
+/// Face analysis with lazily loaded models; one per process, shared by all requests.
+pub struct FaceAnalyzer {
+    detector: Rung<detect::Detector>,
+    mesh: Rung<mesh::FaceMesh>,
+    ladder: Ladder<Box<dyn FaceModel>>,
+    model_dir: PathBuf,
+    max_bytes: u64,
+    max_pixels: u64,
+    precision: Precision,
+}
+
+impl FaceAnalyzer {
+    /// Describes the models; nothing is read from disk until the first analysis.
+    pub fn new(config: &Config) -> Self {
+        let dir = config.model_dir.clone();
+        let file = |name: &str| format!("{name}.{}.onnx", config.precision.as_str());
+        let detector_files: Vec<String> = detect::INPUT_SIZES.iter().map(|s| file(&format!("detector_{s}"))).collect();
+        let expression_files: Vec<String> = EXPRESSION_MEMBERS.iter().map(|m| file(&format!("expression_{m}"))).collect();
+        let mesh_file = file("face_mesh");
+        let spec = |id: &str, tier, files: &[String]| ModelSpec::new(id, Modality::Face, tier, &files.iter().map(String::as_str).collect::<Vec<_>>());
+        let detector_spec = spec(DETECTOR_MODEL, Tier::Primary, &detector_files).with_role(Role::Detector);
+        let mesh_spec = spec(MESH_MODEL, Tier::Secondary, &[mesh_file]).with_role(Role::Landmarks);
+        let primary = spec(PRIMARY_MODEL, Tier::Primary, &expression_files);
+        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &[]);
+        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
+        let version = {
+            let dir = dir.clone();
+            move |id: &str| manifest_version(&dir, Modality::Face, id)
+        };
+        let detector = Rung::new(detector_spec.clone(), {
+            let dir = dir.clone();
+            move || detect::Detector::load(&detector_spec.paths(&dir))
+        });
+        let mesh = Rung::new(mesh_spec.clone(), {
+            let dir = dir.clone();
+            move || mesh::FaceMesh::load(&mesh_spec.paths(&dir)[0])
+        });
+        let rungs = vec![
+            Rung::new(primary.clone(), {
+                let (dir, version) = (dir.clone(), version.clone());
+                move || Ok(Box::new(expression::Ensemble::load(&primary.paths(&dir), version(PRIMARY_MODEL))?) as Box<dyn FaceModel>)
+            }),
+            Rung::new(secondary, {
+                let version = version.clone();
+                move || Ok(Box::new(GeometryRules { version: version(SECONDARY_MODEL) }) as Box<dyn FaceModel>)
+            }),
+            Rung::new(fallback, move || Ok(Box::new(NeutralPrior { version: version(FALLBACK_MODEL) }) as Box<dyn FaceModel>)),
+        ];
+        FaceAnalyzer {
+            detector,
+            mesh,
+            ladder: Ladder::new("face", rungs),
+            model_dir: dir,
+            max_bytes: config.max_video_bytes,
+            max_pixels: config.max_image_pixels,
+            precision: config.precision,
+        }
+    }
+
+    /// Decodes an image file (JPEG, PNG, WebP, GIF, BMP) within the size and pixel limits; `field` names the request
+    /// field in errors.
+    pub fn decode(&self, field: &str, bytes: &[u8]) -> Result<image::Decoded> {
+        if bytes.len() as u64 > self.max_bytes {
+            return Err(Error::TooLarge {
+                field: field.to_owned(),
+                actual: bytes.len() as u64,
+                limit: self.max_bytes,
+                unit: "bytes",
+                limit_source: "MAX_VIDEO_FILE_SIZE",
+            });
+        }
+        image::decode(field, bytes, self.max_pixels)
+    }
+
+    /// Analyses one image file.
+    pub fn analyze(&self, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
+        let started = Instant::now();
+        let decoded = self.decode("image", bytes)?;
+        let decode_ms = elapsed_ms(started);
+        let mut frame = self.analyze_frame(&decoded.rgb, options)?;
+        frame.stages_ms.decode = decode_ms;
+        let mut details = serde_json::Map::new();
+        details.insert("faces_detected".into(), frame.faces.len().into());
+        details.insert(
+            "image".into(),
+            serde_json::json!({"width": decoded.rgb.width(), "height": decoded.rgb.height(), "format": decoded.source, "exif_reoriented": decoded.reoriented}),
+        );
+        if let Some(size) = frame.detector_input {
+            details.insert("detector_input".into(), size.into());
+        }
+        if frame.tier == Tier::Primary {
+            details.insert("precision".into(), self.precision.as_str().into());
+        }
+        details.insert("stages_ms".into(), serde_json::to_value(frame.stages_ms).unwrap_or_default());
+        let annotated = options.annotate.then(|| annotate::draw(&decoded.rgb, &frame.faces)).transpose()?;
+        let mut result = AnalysisResult::new(
+            frame.emotions(),
+            Metadata {
+                modality: Modality::Face,
+                tier: frame.tier,
+                model: frame.model,
+                model_version: frame.model_version,
+                latency_ms: elapsed_ms(started),
+                skipped_tiers: frame.skipped,
+                details,
+            },
+        );
+        result.faces = Some(frame.faces);
+        result.annotated_png = annotated;
+        Ok(result)
+    }
+
+    /// Finds and scores every face of a decoded image (or the image as one face when `aligned_face`).
+    pub fn analyze_frame(&self, image: &RgbImage, options: &FaceOptions) -> Result<FrameAnalysis> {
+        let mut skipped = Vec::new();
+        let mut stages_ms = StageTimes::default();
+        let mut started = Instant::now();
+        let (detections, detector_input) = if options.aligned_face {
+            let whole = FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
+            (vec![detect::Detection { face_box: whole, score: 1.0 }], None)
+        } else {
+            match self.detector.get() {
+                Ok(detector) => {
+                    let (found, size) = detector.detect(image).map_err(|e| Error::Model { model: DETECTOR_MODEL.into(), message: format!("{e:#}") })?;
+                    (found, Some(size))
+                }
+                Err(reason) => {
+                    skipped.push(format!("detector ({DETECTOR_MODEL}): {reason}"));
+                    (Vec::new(), None)
+                }
+            }
+        };
+        stages_ms.detect = elapsed_ms(started);
+        started = Instant::now();
+        let landmarks: Vec<Option<mesh::Landmarks>> = if detections.is_empty() {
+            Vec::new()
+        } else {
+            match self.mesh.get() {
+                Ok(mesh) => detections
+                    .iter()
+                    .map(|d| mesh.landmarks(image, &d.face_box).map(Some))
+                    .collect::<TractResult<_>>()
+                    .map_err(|e| Error::Model { model: MESH_MODEL.into(), message: format!("{e:#}") })?,
+                Err(reason) => {
+                    skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
+                    vec![None; detections.len()]
+                }
+            }
+        };
+        let inputs: Vec<FaceInput> = detections
+            .iter()
+            .zip(&landmarks)
+            .map(|(d, l)| FaceInput {
+                image,
+                face_box: d.face_box,
+                aligned: options.aligned_face,
+                geometry: l.as_ref().and_then(|l| Geometry::from_landmarks(&l.points)),
+            })
+            .collect();
+        stages_ms.landmarks = elapsed_ms(started);
+        started = Instant::now();
+        if inputs.is_empty() {
+            let fallback = &self.ladder.rungs()[2];
+            return Ok(FrameAnalysis {
+                faces: Vec::new(),
+                main_face: None,
+                tier: Tier::Fallback,
+                model: fallback.spec().id.clone(),
+                model_version: manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL),
+                skipped,
+                detector_input,
+                stages_ms,
+            });
+        }
+        let ((scores, version), answered) = self.ladder.run(options.tier, |model| Ok((mean_of_members(&model.score_members(&inputs)?), model.version().to_owned())))?;
+        skipped.extend(answered.skipped.iter().cloned());
+        stages_ms.expression = elapsed_ms(started);
+        let faces: Vec<FaceResult> = detections
+            .iter()
+            .zip(inputs)
+            .zip(landmarks)
+            .zip(scores)
+            .map(|(((d, input), landmarks), emotions)| {
+                let (dominant_emotion, confidence) = emotions.dominant();
+                FaceResult {
+                    face_box: round_box(d.face_box),
+                    score: d.score,
+                    dominant_emotion,
+                    confidence,
+                    emotions,
+                    geometry: input.geometry.map(|g| g.rounded()),
+                    landmark_presence: landmarks.as_ref().map(|l| l.presence),
+                    landmarks: landmarks.filter(|_| options.landmarks).map(|l| l.points.iter().map(|p| p.map(|v| (v * 10.0).round() / 10.0)).collect()),
+                }
+            })
+            .collect();
+        let main_face = (0..faces.len()).max_by(|&a, &b| faces[a].face_box.area().total_cmp(&faces[b].face_box.area()).then(faces[a].score.total_cmp(&faces[b].score)));
+        Ok(FrameAnalysis { faces, main_face, tier: answered.spec.tier, model: answered.spec.id.clone(), model_version: version, skipped, detector_input, stages_ms })
+    }
+
+    /// Each member's probabilities for aligned face crops (for evaluation): the primary tier's members, or the
+    /// rung at `tier`. Landmarks are computed only for rungs below the primary.
+    pub fn score_aligned(&self, images: &[RgbImage], tier: Tier) -> Result<Vec<(String, Vec<EmotionScores>)>> {
+        let mesh = if tier > Tier::Primary { Some(self.mesh.get().map_err(|reason| Error::ModelUnavailable { modality: "face", reasons: reason })?) } else { None };
+        let inputs = images
+            .iter()
+            .map(|image| {
+                let face_box = FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
+                let geometry = match &mesh {
+                    Some(mesh) => {
+                        let landmarks = mesh.landmarks(image, &face_box).map_err(|e| Error::Model { model: MESH_MODEL.into(), message: format!("{e:#}") })?;
+                        Geometry::from_landmarks(&landmarks.points)
+                    }
+                    None => None,
+                };
+                Ok(FaceInput { image, face_box, aligned: true, geometry })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (members, answered) = self.ladder.run(Some(tier), |model| model.score_members(&inputs))?;
+        if answered.spec.tier != tier {
+            return Err(Error::ModelUnavailable { modality: "face", reasons: answered.skipped.join("; ") });
+        }
+        Ok(members.into_iter().map(|(name, scores)| (name.to_owned(), scores)).collect())
+    }
+
+    /// Loads the detector, landmark model and primary ensemble now.
+    pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.detector.get()?;
+        self.mesh.get()?;
+        self.ladder.warm_up()
+    }
+
+    /// Ids of the face models loaded so far.
+    pub fn loaded_models(&self) -> Vec<String> {
+        let stages = [&self.detector.spec().id, &self.mesh.spec().id];
+        let loaded = [self.detector.is_loaded(), self.mesh.is_loaded()];
+        stages.iter().zip(loaded).filter(|(_, l)| *l).map(|(id, _)| (*id).clone()).chain(self.ladder.loaded_models()).collect()
+    }
+
+    /// Every face model with its load state, files and manifest entry.
+    pub fn models(&self) -> Vec<ModelStatus> {
+        let mut models = vec![
+            ModelStatus::read(self.detector.spec(), &self.model_dir, self.detector.is_loaded()),
+            ModelStatus::read(self.mesh.spec(), &self.model_dir, self.mesh.is_loaded()),
+        ];
+        models.extend(self.ladder.models(&self.model_dir));
+        models
+    }
+}
+
+/// The average of the members' distributions, per face.
+fn mean_of_members(members: &[(&'static str, Vec<EmotionScores>)]) -> Vec<EmotionScores> {
+    let faces = members.first().map_or(0, |(_, s)| s.len());
+    (0..faces).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, scores)| (&scores[i], 1.0)))).collect()
+}
+
+fn serialize_optional_prob<S: serde::Serializer>(p: &Option<f32>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => crate::result::serialize_prob(p, s),
+        None => s.serialize_none(),
+    }
+}
+
+fn round_box(b: FaceBox) -> FaceBox {
+    let r = |v: f32| (v * 10.0).round() / 10.0;
+    FaceBox { x: r(b.x), y: r(b.y), width: r(b.width), height: r(b.height) }
+}
+
+/// The fallback distribution: neutral at [`FALLBACK_NEUTRAL`], the rest shared evenly.
+pub fn neutral_prior() -> EmotionScores {
+    let rest = (1.0 - FALLBACK_NEUTRAL) / 6.0;
+    let mut weights = [rest; 7];
+    weights[Emotion::Neutral.index()] = FALLBACK_NEUTRAL;
+    EmotionScores::normalized(weights)
+}
+
+/// Secondary tier: [`geometry::rules`] over each face's landmarks.
+struct GeometryRules {
+    version: String,
+}
+
+impl FaceModel for GeometryRules {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
+        let scores = faces
+            .iter()
+            .map(|f| f.geometry.as_ref().map(geometry::rules).ok_or_else(|| Error::Model { model: SECONDARY_MODEL.into(), message: "no landmarks for this face".into() }))
+            .collect::<Result<_>>()?;
+        Ok(vec![("geometry_rules", scores)])
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+/// Fallback tier: [`neutral_prior`] for every face.
+struct NeutralPrior {
+    version: String,
+}
+
+impl FaceModel for NeutralPrior {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
+        Ok(vec![("neutral_prior", vec![neutral_prior(); faces.len()])])
+    }
+
+    fn version(&self) -> &str {
+        &self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prior_is_neutral_and_unsure() {
+        let (emotion, confidence) = neutral_prior().dominant();
+        assert_eq!(emotion, Emotion::Neutral);
+        assert!((confidence - FALLBACK_NEUTRAL).abs() < 1e-6);
+    }
+
+    #[test]
+    fn members_are_averaged_per_face() {
+        let joy = EmotionScores::from_logits(&[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0]);
+        let fear = EmotionScores::from_logits(&[0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0]);
+        let mean = mean_of_members(&[("a", vec![joy, fear]), ("b", vec![joy, joy])]);
+        assert_eq!(mean[0].dominant().0, Emotion::Joy);
+        assert!((mean[1].get(Emotion::Fear) - mean[1].get(Emotion::Joy)).abs() < 1e-6);
+    }
+}

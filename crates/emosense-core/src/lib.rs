@@ -9,6 +9,7 @@ pub mod emotion;
 pub mod error;
 pub mod face;
 mod onnx;
+mod parallel;
 pub mod registry;
 pub mod result;
 pub mod text;

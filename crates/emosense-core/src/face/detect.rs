@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use image::RgbImage;
+use image::{imageops, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::image::{resize, FaceBox};
@@ -65,15 +65,18 @@ fn detect_at(plan: &Arc<TypedRunnableModel>, image: &RgbImage, size: u32) -> Tra
     let scale = size as f32 / side;
     let scaled_w = ((image.width() as f32 * scale).round() as u32).clamp(1, size);
     let scaled_h = ((image.height() as f32 * scale).round() as u32).clamp(1, size);
-    let scaled = resize(image, scaled_w, scaled_h);
+    // Shrinking by area averaging is several times faster than the triangle filter on large photos, and as smooth.
+    let scaled = if scale < 1.0 { imageops::thumbnail(image, scaled_w, scaled_h) } else { resize(image, scaled_w, scaled_h) };
     let s = size as usize;
-    let mut input = tract_ndarray::Array4::<f32>::zeros((1, 3, s, s));
+    let mut planes = vec![0f32; 3 * s * s];
     for (x, y, pixel) in scaled.enumerate_pixels() {
-        for c in 0..3 {
-            input[[0, c, y as usize, x as usize]] = f32::from(pixel.0[c]);
+        let at = y as usize * s + x as usize;
+        for (c, value) in pixel.0.iter().enumerate() {
+            planes[c * s * s + at] = f32::from(*value);
         }
     }
-    let outputs = plan.run(tvec!(Tensor::from(input).into()))?;
+    let input = tract_ndarray::Array4::from_shape_vec((1, 3, s, s), planes)?;
+    let outputs = crate::parallel::with_all_cores(|| plan.run(tvec!(Tensor::from(input).into())))?;
     let grid = outputs[0].to_plain_array_view::<f32>()?;
     let cells = grid.shape()[2];
     let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());

@@ -14,6 +14,7 @@ use super::image::{crop, luma, pad_to_square_centred, resize};
 use super::{FaceInput, FaceModel};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
+use crate::parallel::parallel_map;
 
 /// Output order of face-api's expression net.
 const FACEAPI_ORDER: [Emotion; 7] =
@@ -120,35 +121,30 @@ impl Member {
         }
     }
 
-    /// Each face's probabilities, averaged with its mirror image's.
-    fn score(&self, faces: &[FaceInput]) -> TractResult<Vec<EmotionScores>> {
-        faces
-            .iter()
-            .map(|face| {
-                let outputs = self.plan.run(tvec!(self.tensor(face).into()))?;
-                let probs = outputs[0].to_plain_array_view::<f32>()?;
-                let ordered = |row: usize| {
-                    let mut ordered = [0.0; 7];
-                    for (k, emotion) in self.order.iter().enumerate() {
-                        ordered[emotion.index()] = probs[[row, k]];
-                    }
-                    EmotionScores::normalized(ordered)
-                };
-                Ok(EmotionScores::weighted_mean([(&ordered(0), 1.0), (&ordered(1), 1.0)]))
-            })
-            .collect()
+    /// A face's probabilities, averaged with its mirror image's.
+    fn score(&self, face: &FaceInput) -> TractResult<EmotionScores> {
+        let outputs = self.plan.run(tvec!(self.tensor(face).into()))?;
+        let probs = outputs[0].to_plain_array_view::<f32>()?;
+        let ordered = |row: usize| {
+            let mut ordered = [0.0; 7];
+            for (k, emotion) in self.order.iter().enumerate() {
+                ordered[emotion.index()] = probs[[row, k]];
+            }
+            EmotionScores::normalized(ordered)
+        };
+        Ok(EmotionScores::weighted_mean([(&ordered(0), 1.0), (&ordered(1), 1.0)]))
     }
 }
 
 impl FaceModel for Ensemble {
+    /// Every (member, face) pair runs as its own job, spread over the cores.
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
-        self.members
-            .iter()
-            .map(|m| {
-                let scores = m.score(faces).map_err(|e| Error::Model { model: format!("{}/{}", super::PRIMARY_MODEL, m.name), message: format!("{e:#}") })?;
-                Ok((m.name, scores))
-            })
-            .collect()
+        let jobs: Vec<(&Member, &FaceInput)> = self.members.iter().flat_map(|m| faces.iter().map(move |f| (m, f))).collect();
+        let mut results = parallel_map(&jobs, |(member, face)| {
+            member.score(face).map_err(|e| Error::Model { model: format!("{}/{}", super::PRIMARY_MODEL, member.name), message: format!("{e:#}") })
+        })
+        .into_iter();
+        self.members.iter().map(|m| Ok((m.name, results.by_ref().take(faces.len()).collect::<Result<Vec<_>>>()?))).collect()
     }
 
     fn version(&self) -> &str {

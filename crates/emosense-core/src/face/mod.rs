@@ -10,16 +10,17 @@ pub mod image;
 mod mesh;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use ::image::RgbImage;
 use serde::Serialize;
-use tract_onnx::prelude::TractResult;
 
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
 use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus, Role};
+use crate::parallel::parallel_map;
 use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
@@ -40,13 +41,31 @@ pub const FALLBACK_MODEL: &str = "face-neutral-prior";
 /// Probability the fallback gives neutral; the other six share the rest.
 pub const FALLBACK_NEUTRAL: f32 = 0.4;
 
+/// A face's landmarks, computed once by whichever thread needs them first.
+type LandmarkCell = OnceLock<std::result::Result<mesh::Landmarks, String>>;
+
 /// One face as the rungs of the ladder see it.
 pub(crate) struct FaceInput<'a> {
     image: &'a RgbImage,
     face_box: FaceBox,
     /// The whole image is the face (no margin is added around it).
     aligned: bool,
-    geometry: Option<Geometry>,
+    /// The landmark model, when it loaded.
+    mesh: Option<&'a mesh::FaceMesh>,
+    landmarks: &'a LandmarkCell,
+}
+
+impl FaceInput<'_> {
+    /// The face's landmarks (computed here unless another thread already did or is doing it), or why there are none.
+    fn landmarks(&self) -> std::result::Result<&mesh::Landmarks, String> {
+        let mesh = self.mesh.ok_or("the landmark model is unavailable")?;
+        self.landmarks.get_or_init(|| mesh.landmarks(self.image, &self.face_box).map_err(|e| format!("{e:#}"))).as_ref().map_err(Clone::clone)
+    }
+
+    /// The face's measurements, when its landmarks could be found.
+    fn geometry(&self) -> Option<Geometry> {
+        self.landmarks().ok().and_then(|l| Geometry::from_landmarks(&l.points))
+    }
 }
 
 /// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
@@ -244,7 +263,7 @@ impl FaceAnalyzer {
     pub fn analyze_frame(&self, image: &RgbImage, options: &FaceOptions) -> Result<FrameAnalysis> {
         let mut skipped = Vec::new();
         let mut stages_ms = StageTimes::default();
-        let mut started = Instant::now();
+        let started = Instant::now();
         let (detections, detector_input) = if options.aligned_face {
             let whole = FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
             (vec![detect::Detection { face_box: whole, score: 1.0 }], None)
@@ -261,65 +280,64 @@ impl FaceAnalyzer {
             }
         };
         stages_ms.detect = elapsed_ms(started);
-        started = Instant::now();
-        let landmarks: Vec<Option<mesh::Landmarks>> = if detections.is_empty() {
-            Vec::new()
-        } else {
-            match self.mesh.get() {
-                Ok(mesh) => detections
-                    .iter()
-                    .map(|d| mesh.landmarks(image, &d.face_box).map(Some))
-                    .collect::<TractResult<_>>()
-                    .map_err(|e| Error::Model { model: MESH_MODEL.into(), message: format!("{e:#}") })?,
-                Err(reason) => {
-                    skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
-                    vec![None; detections.len()]
-                }
-            }
-        };
-        let inputs: Vec<FaceInput> = detections
-            .iter()
-            .zip(&landmarks)
-            .map(|(d, l)| FaceInput {
-                image,
-                face_box: d.face_box,
-                aligned: options.aligned_face,
-                geometry: l.as_ref().and_then(|l| Geometry::from_landmarks(&l.points)),
-            })
-            .collect();
-        stages_ms.landmarks = elapsed_ms(started);
-        started = Instant::now();
-        if inputs.is_empty() {
-            let fallback = &self.ladder.rungs()[2];
+        if detections.is_empty() {
             return Ok(FrameAnalysis {
                 faces: Vec::new(),
                 main_face: None,
                 tier: Tier::Fallback,
-                model: fallback.spec().id.clone(),
+                model: FALLBACK_MODEL.to_owned(),
                 model_version: manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL),
                 skipped,
                 detector_input,
                 stages_ms,
             });
         }
-        let ((scores, version), answered) = self.ladder.run(options.tier, |model| Ok((mean_of_members(&model.score_members(&inputs)?), model.version().to_owned())))?;
+        let mesh = match self.mesh.get() {
+            Ok(mesh) => Some(mesh),
+            Err(reason) => {
+                skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
+                None
+            }
+        };
+        let cells: Vec<LandmarkCell> = detections.iter().map(|_| OnceLock::new()).collect();
+        let inputs: Vec<FaceInput> = detections
+            .iter()
+            .zip(&cells)
+            .map(|(d, landmarks)| FaceInput { image, face_box: d.face_box, aligned: options.aligned_face, mesh: mesh.as_deref(), landmarks })
+            .collect();
+        // Landmarks are found on a thread of their own while the expression models run.
+        let (ran, landmarks_ms) = std::thread::scope(|scope| {
+            let landmark_job = scope.spawn(|| {
+                let started = Instant::now();
+                inputs.iter().for_each(|input| drop(input.landmarks()));
+                elapsed_ms(started)
+            });
+            let started = Instant::now();
+            let ran = self.ladder.run(options.tier, |model| Ok((mean_of_members(&model.score_members(&inputs)?), model.version().to_owned())));
+            stages_ms.expression = elapsed_ms(started);
+            (ran, landmark_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        stages_ms.landmarks = landmarks_ms;
+        let ((scores, version), answered) = ran?;
         skipped.extend(answered.skipped.iter().cloned());
-        stages_ms.expression = elapsed_ms(started);
+        if let Some(reason) = inputs.iter().find_map(|input| input.landmarks().err()).filter(|_| mesh.is_some()) {
+            skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
+        }
         let faces: Vec<FaceResult> = detections
             .iter()
-            .zip(inputs)
-            .zip(landmarks)
+            .zip(&inputs)
             .zip(scores)
-            .map(|(((d, input), landmarks), emotions)| {
+            .map(|((d, input), emotions)| {
                 let (dominant_emotion, confidence) = emotions.dominant();
+                let landmarks = input.landmarks().ok();
                 FaceResult {
                     face_box: round_box(d.face_box),
                     score: d.score,
                     dominant_emotion,
                     confidence,
                     emotions,
-                    geometry: input.geometry.map(|g| g.rounded()),
-                    landmark_presence: landmarks.as_ref().map(|l| l.presence),
+                    geometry: input.geometry().map(|g| g.rounded()),
+                    landmark_presence: landmarks.map(|l| l.presence),
                     landmarks: landmarks.filter(|_| options.landmarks).map(|l| l.points.iter().map(|p| p.map(|v| (v * 10.0).round() / 10.0)).collect()),
                 }
             })
@@ -332,20 +350,18 @@ impl FaceAnalyzer {
     /// rung at `tier`. Landmarks are computed only for rungs below the primary.
     pub fn score_aligned(&self, images: &[RgbImage], tier: Tier) -> Result<Vec<(String, Vec<EmotionScores>)>> {
         let mesh = if tier > Tier::Primary { Some(self.mesh.get().map_err(|reason| Error::ModelUnavailable { modality: "face", reasons: reason })?) } else { None };
-        let inputs = images
+        let cells: Vec<LandmarkCell> = images.iter().map(|_| OnceLock::new()).collect();
+        let inputs: Vec<FaceInput> = images
             .iter()
-            .map(|image| {
+            .zip(&cells)
+            .map(|(image, landmarks)| {
                 let face_box = FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
-                let geometry = match &mesh {
-                    Some(mesh) => {
-                        let landmarks = mesh.landmarks(image, &face_box).map_err(|e| Error::Model { model: MESH_MODEL.into(), message: format!("{e:#}") })?;
-                        Geometry::from_landmarks(&landmarks.points)
-                    }
-                    None => None,
-                };
-                Ok(FaceInput { image, face_box, aligned: true, geometry })
+                FaceInput { image, face_box, aligned: true, mesh: mesh.as_deref(), landmarks }
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
+        if mesh.is_some() {
+            parallel_map(&inputs, |input| drop(input.landmarks()));
+        }
         let (members, answered) = self.ladder.run(Some(tier), |model| model.score_members(&inputs))?;
         if answered.spec.tier != tier {
             return Err(Error::ModelUnavailable { modality: "face", reasons: answered.skipped.join("; ") });
@@ -413,7 +429,11 @@ impl FaceModel for GeometryRules {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
         let scores = faces
             .iter()
-            .map(|f| f.geometry.as_ref().map(geometry::rules).ok_or_else(|| Error::Model { model: SECONDARY_MODEL.into(), message: "no landmarks for this face".into() }))
+            .map(|f| {
+                let landmarks = f.landmarks().map_err(|reason| Error::Model { model: SECONDARY_MODEL.into(), message: format!("no landmarks: {reason}") })?;
+                let geometry = Geometry::from_landmarks(&landmarks.points).ok_or_else(|| Error::Model { model: SECONDARY_MODEL.into(), message: "the landmarks give no face width".into() })?;
+                Ok(geometry::rules(&geometry))
+            })
             .collect::<Result<_>>()?;
         Ok(vec![("geometry_rules", scores)])
     }

@@ -171,15 +171,20 @@ fn health_and_models() {
     let (status, body) = send(api(), get("/api/v1/models"));
     assert_eq!(status, 200);
     let models = body["models"].as_array().unwrap();
-    let listed: Vec<(&str, &str)> = models.iter().map(|m| (m["modality"].as_str().unwrap(), m["tier"].as_str().unwrap())).collect();
+    let listed: Vec<(&str, &str, &str)> =
+        models.iter().map(|m| (m["modality"].as_str().unwrap(), m["tier"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
     let ladder = ["primary", "secondary", "fallback"];
-    assert_eq!(listed, ["text", "audio"].iter().flat_map(|m| ladder.map(|t| (*m, t))).collect::<Vec<_>>());
+    let mut expected: Vec<(&str, &str, &str)> = ["text", "audio"].iter().flat_map(|m| ladder.map(|t| (*m, t, "classifier"))).collect();
+    expected.extend([("face", "primary", "detector"), ("face", "secondary", "landmarks")]);
+    expected.extend(ladder.map(|t| ("face", t, "classifier")));
+    assert_eq!(listed, expected);
     for model in models {
         assert_eq!(model["available"], true, "{model}");
         assert!(model["manifest"]["licence"].is_string(), "{model}");
         let metrics = &model["manifest"]["metrics"];
         let measured = metrics["test"]["macro_f1"].is_number() || metrics.as_object().is_some_and(|m| m.values().any(|v| v["uar"].is_number()));
-        assert!(measured, "every model's manifest entry carries its measured accuracy: {model}");
+        assert!(measured || model["role"] != "classifier", "every classifier's manifest entry carries its measured accuracy: {model}");
+        assert!(metrics.is_object(), "{model}");
     }
     assert!(models[0]["size_bytes"].as_u64().unwrap() > 10_000_000);
 }

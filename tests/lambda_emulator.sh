@@ -61,12 +61,14 @@ analyze-text apigw-v2-analyze-text-form.json 415 -
 analyze-text apigw-v1-analyze-text-malformed.json 400 -
 analyze-batch apigw-v2-analyze-batch.json 200 -
 analyze-audio apigw-v2-analyze-audio.json 200 -
+analyze-face apigw-v2-analyze-face.json 200 joy
 health apigw-v2-health.json 200 -
 models apigw-v1-models.json 200 -
 CASES
 # Each invocation logged one JSON line that is also an Embedded Metric Format record.
-if python3 - "$log" <<'PY'
+if python3 - "$log" "$((passed + failed))" <<'PY'
 import json, sys
+invocations = int(sys.argv[2])
 records = []
 for line in open(sys.argv[1], errors="replace"):
     start = line.find('{"')
@@ -76,8 +78,8 @@ for line in open(sys.argv[1], errors="replace"):
         continue
     if isinstance(record, dict) and "_aws" in record:
         records.append(record)
-if len(records) != 11:
-    sys.exit(f"{len(records)} EMF log lines, expected 11")
+if len(records) != invocations:
+    sys.exit(f"{len(records)} EMF log lines, expected {invocations}")
 for record in records:
     directive = record["_aws"]["CloudWatchMetrics"][0]
     missing = [m["Name"] for m in directive["Metrics"] if not isinstance(record.get(m["Name"]), (int, float))]

@@ -51,7 +51,7 @@ fn rest_api_v1_text_and_models() {
     assert_eq!(common::assert_valid_result(&body), "sadness");
     let (status, body) = invoke("apigw-v1-models.json");
     assert_eq!(status, 200);
-    assert_eq!(body["models"].as_array().unwrap().len(), 6, "three text and three audio models");
+    assert_eq!(body["models"].as_array().unwrap().len(), 11, "three text and three audio models; the face detector, landmarks and three face tiers");
 }
 
 #[test]
@@ -60,6 +60,15 @@ fn http_api_v2_audio() {
     assert_eq!(status, 200, "{body}");
     common::assert_valid_result(&body);
     assert_eq!((body["metadata"]["modality"].as_str(), body["metadata"]["source"]["bits_per_sample"].as_u64()), (Some("audio"), Some(8)));
+}
+
+#[test]
+fn http_api_v2_face() {
+    let (status, body) = invoke("apigw-v2-analyze-face.json");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(common::assert_valid_result(&body), "joy");
+    assert_eq!((body["metadata"]["modality"].as_str(), body["metadata"]["faces_detected"].as_u64()), (Some("face"), Some(1)));
+    assert_eq!(body["metadata"]["image"]["exif_reoriented"], true);
 }
 
 #[test]

@@ -103,6 +103,7 @@ fn binary_path(name: &str) -> &'static str {
         "vercel-analyze-text" => env!("CARGO_BIN_EXE_vercel-analyze-text"),
         "vercel-analyze-batch" => env!("CARGO_BIN_EXE_vercel-analyze-batch"),
         "vercel-analyze-audio" => env!("CARGO_BIN_EXE_vercel-analyze-audio"),
+        "vercel-analyze-face" => env!("CARGO_BIN_EXE_vercel-analyze-face"),
         "vercel-health" => env!("CARGO_BIN_EXE_vercel-health"),
         "vercel-models" => env!("CARGO_BIN_EXE_vercel-models"),
         other => panic!("no function {other}"),
@@ -160,6 +161,13 @@ fn every_route_has_its_own_function() {
     assert_eq!((status, body["metadata"]["modality"].as_str()), (200, Some("audio")), "{body}");
     assert_eq!(body["segments"].as_array().map(Vec::len), Some(1));
 
+    // The face request of the Lambda fixtures: a portrait stored turned, with its EXIF orientation.
+    let event: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/lambda/apigw-v2-analyze-face.json").unwrap()).unwrap();
+    let mut face = Function::start("vercel-analyze-face", &[]);
+    let (status, body) = face.invoke("POST /api/v1/emotion/analyze/face HTTP/1.1", JSON, event["body"].as_str().unwrap().as_bytes());
+    assert_eq!((status, body["metadata"]["modality"].as_str()), (200, Some("face")), "{body}");
+    assert_eq!(body["metadata"]["faces_detected"], 1);
+
     let mut health = Function::start("vercel-health", &[]);
     let (status, body) = health.invoke("GET /api/v1/health HTTP/1.1", "", b"");
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
@@ -168,5 +176,5 @@ fn every_route_has_its_own_function() {
     let mut models = Function::start("vercel-models", &[]);
     let (status, body) = models.invoke("GET /api/v1/models HTTP/1.1", "", b"");
     assert_eq!(status, 200);
-    assert!(body["models"].as_array().is_some_and(|m| m.len() >= 6), "text and audio models: {body}");
+    assert!(body["models"].as_array().is_some_and(|m| m.len() >= 11), "text, audio and face models: {body}");
 }

@@ -27,7 +27,7 @@ cargo build --release --locked -p emosense-cli
 bin="$repo/target/release/emosense"
 export EMOTION_MODEL_CACHE_DIR="$repo/models-quantized"
 for precision in int8 fp32; do
-  EMOTION_MODEL_PRECISION=$precision "$bin" eval-face --data "$EMOSENSE_DATA" > "$build/eval_fer2013_$precision.json"
+  EMOTION_MODEL_PRECISION=$precision "$bin" eval-face --data "$EMOSENSE_DATA" $([ $precision = int8 ] && echo --all-tiers) > "$build/eval_fer2013_$precision.json"
 done
 "$py" tools/face/write_manifest.py
 cat "$build"/eval_fer2013_*.json

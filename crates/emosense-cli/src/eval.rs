@@ -58,8 +58,8 @@ const FER_FOLDERS: [(&str, Emotion); 7] = [
 const FACE_BATCH: usize = 64;
 
 /// Reads `<data>/fer2013-publictest/<label>/*.jpg`, scores every face as an aligned crop with each expression
-/// model and their mean (and with the geometry rules when asked), and prints the metrics as JSON.
-pub fn eval_face(engine: &EmoSense, data: &Path, geometry: bool) -> Result<ExitCode, String> {
+/// model and their mean (and with the lower tiers when asked), and prints the metrics as JSON.
+pub fn eval_face(engine: &EmoSense, data: &Path, all_tiers: bool) -> Result<ExitCode, String> {
     let root = data.join("fer2013-publictest");
     let mut files = Vec::new();
     for (folder, emotion) in FER_FOLDERS {
@@ -69,10 +69,7 @@ pub fn eval_face(engine: &EmoSense, data: &Path, geometry: bool) -> Result<ExitC
         files.extend(names.into_iter().map(|path| (path, emotion.index())));
     }
     let started = Instant::now();
-    let mut tiers = vec![Tier::Primary];
-    if geometry {
-        tiers.push(Tier::Secondary);
-    }
+    let tiers = if all_tiers { vec![Tier::Primary, Tier::Secondary, Tier::Fallback] } else { vec![Tier::Primary] };
     let mut predictions: Vec<(String, Vec<usize>)> = Vec::new();
     for block in files.chunks(FACE_BATCH) {
         let images = block

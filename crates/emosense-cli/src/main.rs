@@ -58,9 +58,9 @@ enum Command {
         /// Folder holding `fer2013-publictest/<label>/*.jpg`.
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
-        /// Also evaluate the secondary tier (landmarks and geometry rules); slower.
+        /// Also evaluate the secondary tier (landmarks and geometry rules; slower) and the fallback.
         #[arg(long)]
-        geometry: bool,
+        all_tiers: bool,
     },
 }
 
@@ -154,7 +154,7 @@ fn main() -> ExitCode {
         }
         Command::Features { files } => print_features(&engine, &files),
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
-        Command::EvalFace { data, geometry } => eval::eval_face(&engine, &data, geometry),
+        Command::EvalFace { data, all_tiers } => eval::eval_face(&engine, &data, all_tiers),
     };
     match outcome {
         Ok(code) => code,

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Error, TextOptions, Tier};
+use emosense_core::{AnalysisResult, AudioOptions, Error, FaceOptions, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -16,6 +16,7 @@ const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/text", Method::POST),
     ("/api/v1/emotion/analyze/batch", Method::POST),
     ("/api/v1/emotion/analyze/audio", Method::POST),
+    ("/api/v1/emotion/analyze/face", Method::POST),
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
 ];
@@ -41,6 +42,7 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
         "/api/v1/emotion/analyze/text" => analyze_text(api, &request),
         "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request),
         "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request),
+        "/api/v1/emotion/analyze/face" => analyze_face(api, &request),
         "/api/v1/health" => Ok(health(api)),
         _ => Ok(json_response(StatusCode::OK, &json!({"models": api.engine().models()}))),
     }
@@ -83,6 +85,22 @@ struct AudioRequest {
     features: bool,
 }
 
+/// Body of `POST /api/v1/emotion/analyze/face`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FaceRequest {
+    /// An image file (JPEG, PNG, WebP, GIF, BMP), base64 (a `data:image/...;base64,` prefix is allowed).
+    image_base64: String,
+    #[serde(default)]
+    tier: Option<Tier>,
+    #[serde(default)]
+    landmarks: bool,
+    #[serde(default)]
+    annotate: bool,
+    #[serde(default)]
+    aligned_face: bool,
+}
+
 #[derive(Serialize)]
 struct BatchResponse<'a> {
     results: &'a [AnalysisResult],
@@ -112,6 +130,14 @@ fn analyze_audio(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>,
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
     let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features };
     let result = api.engine().audio().analyze(&bytes, &options)?;
+    Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
+}
+
+fn analyze_face(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let body: FaceRequest = parse_json(request)?;
+    let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().max_video_bytes, "MAX_VIDEO_FILE_SIZE")?;
+    let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face };
+    let result = api.engine().face().analyze(&bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 

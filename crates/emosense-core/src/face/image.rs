@@ -52,6 +52,9 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<Decoded> {
         return Err(Error::unsupported(field, format!("is not an image in a format read here (JPEG, PNG, WebP, GIF, BMP); {}", describe(bytes))));
     };
     let undecodable = |e: image::ImageError| Error::invalid(field, format!("could not be decoded as {source:?}: {e}"));
+    if source == SourceFormat::Jpeg && !ends_jpeg(bytes) {
+        return Err(Error::invalid(field, "could not be decoded as Jpeg: the file is truncated (no end-of-image marker after the image data)"));
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_pixels.saturating_mul(4).max(64 << 20));
@@ -69,6 +72,16 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<Decoded> {
     let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     image.apply_orientation(orientation);
     Ok(Decoded { rgb: image.into_rgb8(), source, reoriented: orientation != image::metadata::Orientation::NoTransforms })
+}
+
+/// Whether a JPEG file has its end-of-image marker after its last start-of-scan (the decoder would otherwise fill a
+/// truncated file's missing rows with grey).
+fn ends_jpeg(bytes: &[u8]) -> bool {
+    let marker = |code: u8| bytes.windows(2).rposition(|w| w == [0xFF, code]);
+    match (marker(0xDA), marker(0xD9)) {
+        (Some(scan), Some(end)) => end > scan,
+        _ => false,
+    }
 }
 
 /// What a file that is not a readable image looks like, for the error message.
@@ -196,6 +209,11 @@ mod tests {
         let bytes = png(64, 64);
         let truncated = decode("image", &bytes[..bytes.len() / 2], 100_000).unwrap_err();
         assert_eq!(truncated.kind(), crate::ErrorKind::InvalidInput, "{truncated}");
+        let mut jpeg = Vec::new();
+        RgbImage::from_pixel(64, 64, image::Rgb([90, 90, 90])).write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
+        assert!(decode("image", &jpeg, 100_000).is_ok());
+        let cut = decode("image", &jpeg[..jpeg.len() - 40], 100_000).unwrap_err();
+        assert!(cut.to_string().contains("truncated"), "{cut}");
     }
 
     #[test]

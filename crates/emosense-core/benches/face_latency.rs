@@ -4,23 +4,15 @@
 //!
 //!     cargo bench -p emosense-core --bench face_latency [-- ITERATIONS]
 
+mod support;
+
 use std::io::Cursor;
 use std::time::Instant;
 
 use emosense_core::{Config, EmoSense, FaceOptions, Tier};
 use image::{imageops, ImageFormat, RgbImage};
 use serde_json::json;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    (sorted[rank] * 1000.0).round() / 1000.0
-}
-
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some((kb / 1024.0 * 10.0).round() / 10.0)
-}
+use support::{peak_rss_mb, percentile};
 
 /// The 512 px portrait scaled to 480 px high on a 640 x 480 grey canvas, as JPEG.
 fn photo_640x480(portrait: &[u8]) -> Vec<u8> {

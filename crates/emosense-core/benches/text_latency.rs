@@ -3,10 +3,13 @@
 //!
 //!     cargo bench -p emosense-core --bench text_latency [-- ITERATIONS]
 
+mod support;
+
 use std::time::Instant;
 
 use emosense_core::{Config, EmoSense, TextOptions, Tier};
 use serde_json::json;
+use support::{peak_rss_mb, percentile};
 
 const PASSAGE: &str = "I honestly did not expect the concert to be this good, the band played every song I wanted \
 and the crowd was singing along the whole night. Afterwards we walked home through the rain, laughing about \
@@ -20,11 +23,6 @@ fn text_with_tokens(tokenizer: &tokenizers::Tokenizer, tokens: usize) -> String 
     let count = |n: usize| tokenizer.encode(words[..n].join(" "), true).map(|e| e.len()).unwrap_or(usize::MAX);
     let n = (1..words.len()).take_while(|&n| count(n) <= tokens).last().unwrap_or(1);
     words[..n].join(" ")
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    (sorted[rank] * 1000.0).round() / 1000.0
 }
 
 fn main() {
@@ -54,5 +52,6 @@ fn main() {
         }
         report.insert(tier.as_str().into(), json!({"first_call_ms": (load_ms * 10.0).round() / 10.0, "latency": rows}));
     }
+    report.insert("peak_rss_mb".into(), json!(peak_rss_mb()));
     println!("{}", serde_json::Value::Object(report));
 }

@@ -119,3 +119,17 @@ fn audio_over_the_size_limit_is_refused_before_decoding() {
     let (status, _) = analyze(json!({"audio_base64": data_url}));
     assert_eq!(status, 200, "a data: URL prefix is accepted");
 }
+
+#[test]
+fn warm_up_loads_only_the_modalities_deployed() {
+    // A speech function's bundle: the audio models alone.
+    let bundle = std::env::temp_dir().join(format!("emosense-audio-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(bundle.join("audio")).unwrap();
+    for file in std::fs::read_dir(model_dir().join("audio")).unwrap() {
+        let file = file.unwrap();
+        std::fs::copy(file.path(), bundle.join("audio").join(file.file_name())).unwrap();
+    }
+    let speech_only = api_with(Config { model_dir: bundle, ..Config::default() });
+    assert_eq!(speech_only.engine().warm_up(), Ok(()));
+    assert_eq!(speech_only.engine().loaded_models(), ["audio-mlp-emodb"]);
+}

@@ -62,10 +62,22 @@ impl EmoSense {
         &self.face
     }
 
-    /// Loads the primary model of every modality now instead of on first use (start-up time is often free on
+    /// Loads the primary models of every modality deployed here (whose model folder holds files; a serverless
+    /// function carries only its own modality's) now instead of on first use (start-up time is often free on
     /// serverless platforms); on failure requests are answered by the lower tiers.
     pub fn warm_up(&self) -> std::result::Result<(), String> {
-        self.text.warm_up().and(self.audio.warm_up()).and(self.face.warm_up())
+        let deployed = |models: Vec<ModelStatus>| models.iter().any(|m| m.size_bytes > 0);
+        let mut failures = Vec::new();
+        if deployed(self.text.models()) {
+            failures.extend(self.text.warm_up().err());
+        }
+        if deployed(self.audio.models()) {
+            failures.extend(self.audio.warm_up().err());
+        }
+        if deployed(self.face.models()) {
+            failures.extend(self.face.warm_up().err());
+        }
+        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
     }
 
     /// Ids of the models loaded so far in this process.

@@ -22,6 +22,28 @@ fn analyze_text_prints_one_result() {
 }
 
 #[test]
+fn analyze_image_prints_the_faces_and_writes_the_drawing() {
+    let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
+    let drawing = std::env::temp_dir().join(format!("emosense-cli-faces-{}.png", std::process::id()));
+    let out = emosense().args(["analyze", "image", &format!("{images}group.jpg"), "--annotate"]).arg(&drawing).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["metadata"]["faces_detected"], 5);
+    assert!(result.get("annotated_image").is_none(), "the drawing goes to the file, not into the JSON");
+    assert!(std::fs::read(&drawing).unwrap().starts_with(b"\x89PNG"));
+    std::fs::remove_file(&drawing).unwrap();
+
+    let out = emosense().args(["analyze", "image", "--aligned", &format!("{images}portrait.png")]).output().unwrap();
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((result["metadata"]["faces_detected"].as_u64(), result["metadata"].get("detector_input")), (Some(1), None));
+
+    let out = emosense().args(["analyze", "image", &format!("{images}README.md")]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(result["error"]["message"].as_str().unwrap().contains("not an image"), "{result}");
+}
+
+#[test]
 fn jsonl_answers_every_line_and_reports_bad_ones() {
     let mut child = emosense()
         .args(["analyze", "text", "--jsonl", "--tier", "fallback"])

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use emosense_core::text::MAX_BATCH_TEXTS;
-use emosense_core::{EmoSense, Emotion, EmotionScores, TextOptions, Tier};
+use emosense_core::{EmoSense, Emotion, TextOptions, Tier};
 use serde_json::json;
 
 /// Reads `<data>/goemotions/ekman/<split>.tsv` (text, label ids, id) and prints the metrics as JSON.
@@ -83,9 +83,7 @@ pub fn eval_face(engine: &EmoSense, data: &Path, all_tiers: bool) -> Result<Exit
         for &tier in &tiers {
             let members = engine.face().score_aligned(&images, tier).map_err(|e| e.to_string())?;
             if members.len() > 1 {
-                let mean: Vec<EmotionScores> =
-                    (0..images.len()).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, s)| (&s[i], 1.0)))).collect();
-                block_predictions.push(("ensemble".to_owned(), mean));
+                block_predictions.push(("ensemble".to_owned(), emosense_core::face::mean_of_members(&members)));
             }
             block_predictions.extend(members);
         }

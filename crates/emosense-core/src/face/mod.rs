@@ -394,8 +394,8 @@ impl FaceAnalyzer {
     }
 }
 
-/// The average of the members' distributions, per face.
-fn mean_of_members(members: &[(&'static str, Vec<EmotionScores>)]) -> Vec<EmotionScores> {
+/// The average of the members' distributions, per face: how a rung with several members answers.
+pub fn mean_of_members<Name>(members: &[(Name, Vec<EmotionScores>)]) -> Vec<EmotionScores> {
     let faces = members.first().map_or(0, |(_, s)| s.len());
     (0..faces).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, scores)| (&scores[i], 1.0)))).collect()
 }

@@ -192,12 +192,12 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
 
 fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptions) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    print_result(engine.audio().analyze(&bytes, options))
+    print_result(engine.audio().analyze(&file.display().to_string(), &bytes, options))
 }
 
 fn analyze_image(engine: &EmoSense, file: &std::path::Path, options: &FaceOptions, annotate: Option<&std::path::Path>) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut result = engine.face().analyze(&bytes, options);
+    let mut result = engine.face().analyze(&file.display().to_string(), &bytes, options);
     if let (Ok(result), Some(path)) = (&mut result, annotate) {
         let png = result.annotated_png.take().unwrap_or_default();
         std::fs::write(path, png).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -27,13 +27,13 @@ fn main() {
         let options = AudioOptions { tier: Some(tier), ..AudioOptions::default() };
         for (name, clip) in &clips {
             let started = Instant::now();
-            let first = engine.audio().analyze(clip, &options).expect("analysis");
+            let first = engine.audio().analyze("bench", clip, &options).expect("analysis");
             let first_ms = started.elapsed().as_secs_f64() * 1000.0;
             assert_eq!(first.metadata.tier, tier);
             let mut times: Vec<f64> = (0..iterations)
                 .map(|_| {
                     let started = Instant::now();
-                    engine.audio().analyze(clip, &options).expect("analysis");
+                    engine.audio().analyze("bench", clip, &options).expect("analysis");
                     started.elapsed().as_secs_f64() * 1000.0
                 })
                 .collect();

@@ -42,14 +42,14 @@ fn main() {
         let options = FaceOptions { tier: Some(tier), ..FaceOptions::default() };
         for (name, photo) in &photos {
             let started = Instant::now();
-            let first = engine.face().analyze(photo, &options).expect("analysis");
+            let first = engine.face().analyze("bench", photo, &options).expect("analysis");
             let first_ms = started.elapsed().as_secs_f64() * 1000.0;
             assert_eq!(first.metadata.tier, tier);
             let mut stages = Vec::new();
             let mut times: Vec<f64> = (0..iterations)
                 .map(|_| {
                     let started = Instant::now();
-                    let result = engine.face().analyze(photo, &options).expect("analysis");
+                    let result = engine.face().analyze("bench", photo, &options).expect("analysis");
                     stages.push(result.metadata.details["stages_ms"].clone());
                     started.elapsed().as_secs_f64() * 1000.0
                 })

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ConfigError;
+use crate::fusion::FusionPriors;
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,8 @@ pub struct Config {
     pub max_image_pixels: u64,
     /// `EMOTION_WARMUP`: load models at start-up instead of on first use (off).
     pub warmup: bool,
+    /// `EMOTION_FUSION_PRIORS`: starting weight of each modality in multimodal fusion (`text=0.4,audio=0.3,face=0.3`).
+    pub fusion_priors: FusionPriors,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             max_video_bytes: 50 * 1024 * 1024,
             max_image_pixels: 50_000_000,
             warmup: false,
+            fusion_priors: FusionPriors::default(),
         }
     }
 }
@@ -125,6 +129,9 @@ impl Config {
                 "0" | "false" | "" => false,
                 _ => return Err(bad(var, &value, "expected 1 or 0")),
             };
+        }
+        if let Some((var, value)) = get("EMOTION_FUSION_PRIORS") {
+            config.fusion_priors = FusionPriors::parse(&value).map_err(|message| bad(var, &value, &message))?;
         }
         Ok(config)
     }
@@ -208,6 +215,9 @@ mod tests {
         assert_eq!(config(&[("MAX_TEXT_LENGTH", "-1")]).unwrap_err().variable, "MAX_TEXT_LENGTH");
         assert_eq!(config(&[("EMOTION_WARMUP", "yes please")]).unwrap_err().variable, "EMOTION_WARMUP");
         assert_eq!(config(&[("MAX_IMAGE_PIXELS", "0")]).unwrap_err().variable, "MAX_IMAGE_PIXELS");
+        for priors in ["text=0", "speech=1", "text", "text=-1", "face=nan"] {
+            assert_eq!(config(&[("EMOTION_FUSION_PRIORS", priors)]).unwrap_err().variable, "EMOTION_FUSION_PRIORS", "{priors}");
+        }
     }
 
     #[test]
@@ -219,6 +229,7 @@ mod tests {
             ("MAX_TEXT_LENGTH", "100"),
             ("MAX_VIDEO_FILE_SIZE", "4MB"),
             ("EMOTION_WARMUP", "1"),
+            ("EMOTION_FUSION_PRIORS", "face=0.6, text=0.2"),
         ])
         .unwrap();
         assert_eq!(c.model_dir, PathBuf::from("/opt/models"));
@@ -227,5 +238,6 @@ mod tests {
         assert_eq!(c.max_text_chars, 100);
         assert_eq!(c.max_video_bytes, 4 << 20);
         assert!(c.warmup);
+        assert_eq!(c.fusion_priors, FusionPriors { text: 0.2, audio: 0.3, face: 0.6 });
     }
 }

@@ -8,6 +8,8 @@ pub mod config;
 pub mod emotion;
 pub mod error;
 pub mod face;
+pub mod fusion;
+pub mod media;
 mod onnx;
 mod parallel;
 pub mod registry;
@@ -22,6 +24,8 @@ pub use registry::{Modality, ModelStatus, Role};
 pub use result::{AnalysisResult, Metadata, SegmentResult};
 pub use audio::{AudioAnalyzer, AudioOptions};
 pub use face::{FaceAnalyzer, FaceOptions};
+pub use fusion::{FusionPriors, MultimodalInput, MultimodalOptions, MultimodalResult};
+pub use media::MediaKind;
 pub use text::{TextAnalyzer, TextOptions};
 pub use tier::Tier;
 

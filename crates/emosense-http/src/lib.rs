@@ -6,6 +6,7 @@
 mod error;
 mod log;
 mod routes;
+mod upload;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,7 +14,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use emosense_core::{Config, ConfigError, EmoSense};
 use http::{Request, Response};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use bytes::Buf;
+use futures_util::StreamExt;
+use http_body_util::{BodyDataStream, BodyExt, LengthLimitError, Limited};
 
 pub use error::ApiError;
 pub use log::RequestLog;
@@ -73,14 +76,21 @@ impl Api {
 
     /// Answers a request whose body is still streaming in: reading stops with 413 at [`Api::max_body_bytes`], and
     /// the analysis runs on a blocking thread so the async runtime keeps serving.
+    /// File uploads are parsed as they arrive and refused as soon as the file passes its kind's size limit.
     pub async fn handle_streaming<B>(self: Arc<Self>, request: Request<B>) -> Response<Bytes>
     where
-        B: http_body::Body,
-        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
     {
         let started = Instant::now();
         let facts = facts_of(&request);
         let (parts, body) = request.into_parts();
+        if facts.route == upload::ROUTE && parts.method == http::Method::POST {
+            let response = self.clone().answer_upload(&parts, body).await.unwrap_or_else(ApiError::into_response);
+            self.request_log.write(&facts, &response, started.elapsed());
+            return response;
+        }
         let limit = self.max_body_bytes();
         let response = match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).collect().await {
             Ok(collected) => {
@@ -95,6 +105,21 @@ impl Api {
         };
         self.request_log.write(&facts, &response, started.elapsed());
         response
+    }
+
+    async fn answer_upload<B>(self: Arc<Self>, parts: &http::request::Parts, body: B) -> Result<Response<Bytes>, ApiError>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + 'static,
+    {
+        let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let chunks = BodyDataStream::new(body).map(|chunk| chunk.map(|mut data| data.copy_to_bytes(data.remaining())));
+        let upload = upload::read(self.engine.config(), content_type, chunks).await?;
+        let api = self.clone();
+        tokio::task::spawn_blocking(move || upload::analyze(&api, upload))
+            .await
+            .unwrap_or_else(|e| Err(ApiError::Internal(format!("request handler failed: {e}"))))
     }
 
     fn answer(&self, request: Request<Bytes>) -> Response<Bytes> {

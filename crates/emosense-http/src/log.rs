@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use emosense_core::{AnalysisResult, Emotion, Tier};
+use emosense_core::{AnalysisResult, Emotion, MultimodalResult, Tier};
 use http::Response;
 use serde_json::{json, Map, Value};
 
@@ -40,6 +40,18 @@ impl Answered {
             model: first.metadata.model.clone(),
             dominant_emotions: results.iter().map(|r| r.dominant_emotion).collect(),
         })
+    }
+}
+
+impl Answered {
+    /// The summary of a fused answer: the lowest tier any modality answered from, and the modalities as the model.
+    pub(crate) fn fused(result: &MultimodalResult) -> Answered {
+        let used: Vec<&str> = result.metadata.modalities_used.iter().map(|m| m.as_str()).collect();
+        Answered {
+            tier: result.metadata.weights.iter().map(|w| w.tier).max().unwrap_or(Tier::Primary),
+            model: format!("fusion({})", used.join("+")),
+            dominant_emotions: vec![result.dominant_emotion],
+        }
     }
 }
 

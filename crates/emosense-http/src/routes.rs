@@ -2,14 +2,14 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Error, FaceOptions, TextOptions, Tier};
+use emosense_core::{AnalysisResult, AudioOptions, Error, FaceOptions, MultimodalInput, MultimodalOptions, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::log::Answered;
-use crate::{json_response, Api, ApiError};
+use crate::{json_response, upload, Api, ApiError};
 
 /// Path and allowed method of every route (paths answer 405 for other methods).
 const ROUTES: &[(&str, Method)] = &[
@@ -17,6 +17,8 @@ const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/batch", Method::POST),
     ("/api/v1/emotion/analyze/audio", Method::POST),
     ("/api/v1/emotion/analyze/face", Method::POST),
+    ("/api/v1/emotion/analyze/multimodal", Method::POST),
+    (upload::ROUTE, Method::POST),
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
 ];
@@ -43,6 +45,8 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
         "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request),
         "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request),
         "/api/v1/emotion/analyze/face" => analyze_face(api, &request),
+        "/api/v1/emotion/analyze/multimodal" => analyze_multimodal(api, &request),
+        upload::ROUTE => upload::analyze(api, upload::read_buffered(api, &request)?),
         "/api/v1/health" => Ok(health(api)),
         _ => Ok(json_response(StatusCode::OK, &json!({"models": api.engine().models()}))),
     }
@@ -101,6 +105,25 @@ struct FaceRequest {
     aligned_face: bool,
 }
 
+/// Body of `POST /api/v1/emotion/analyze/multimodal`: at least one of `text`, `audio_base64`, `video_base64`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MultimodalRequest {
+    #[serde(default)]
+    text: Option<String>,
+    /// A WAV file, base64.
+    #[serde(default)]
+    audio_base64: Option<String>,
+    /// An image (JPEG, PNG, WebP, GIF, BMP), base64; the kind is read from its first bytes.
+    #[serde(default)]
+    video_base64: Option<String>,
+    /// Accepted for compatibility; must be `multimodal` on this route.
+    #[serde(default)]
+    model_type: Option<String>,
+    #[serde(default)]
+    tier: Option<Tier>,
+}
+
 #[derive(Serialize)]
 struct BatchResponse<'a> {
     results: &'a [AnalysisResult],
@@ -129,7 +152,7 @@ fn analyze_audio(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>,
     let body: AudioRequest = parse_json(request)?;
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
     let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features };
-    let result = api.engine().audio().analyze(&bytes, &options)?;
+    let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
@@ -137,8 +160,23 @@ fn analyze_face(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, 
     let body: FaceRequest = parse_json(request)?;
     let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().max_video_bytes, "MAX_VIDEO_FILE_SIZE")?;
     let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face };
-    let result = api.engine().face().analyze(&bytes, &options)?;
+    let result = api.engine().face().analyze("image_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
+}
+
+fn analyze_multimodal(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+    let body: MultimodalRequest = parse_json(request)?;
+    if let Some(other) = body.model_type.as_deref().filter(|m| *m != "multimodal") {
+        return Err(Error::invalid("model_type", format!("must be \"multimodal\" on this route, not {other:?}")).into());
+    }
+    let config = api.engine().config();
+    let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.max_audio_bytes, "MAX_AUDIO_FILE_SIZE")).transpose()?;
+    let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.max_video_bytes, "MAX_VIDEO_FILE_SIZE")).transpose()?;
+    let input = MultimodalInput { text: body.text.as_deref(), audio: audio.as_deref(), video: video.as_deref() };
+    let result = api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier })?;
+    let mut response = json_response(StatusCode::OK, &result);
+    response.extensions_mut().insert(Answered::fused(&result));
+    Ok(response)
 }
 
 /// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit` bytes.
@@ -158,7 +196,7 @@ fn decode_base64(field: &str, encoded: &str, limit: u64, limit_source: &'static 
 }
 
 /// Notes what was answered in the response for the request log.
-fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]) -> Response<Bytes> {
+pub(crate) fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]) -> Response<Bytes> {
     if let Some(summary) = Answered::of(results) {
         response.extensions_mut().insert(summary);
     }

@@ -20,7 +20,7 @@ use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
 use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
-pub use decode::{SourceFormat, MAX_AUDIO_SECONDS};
+pub use decode::{sniff, SourceFormat, MAX_AUDIO_SECONDS};
 pub use features::{names as feature_names, RATE as MODEL_RATE};
 
 /// Id of the primary model in `models-quantized/audio/manifest.json`.
@@ -150,10 +150,10 @@ impl AudioAnalyzer {
         windows(prepared.samples.len()).into_iter().map(|range| (range.clone(), features::summarize(&prepared.samples[range]))).collect()
     }
 
-    /// Analyses one WAV file.
-    pub fn analyze(&self, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
+    /// Analyses one WAV file; `field` names the request field in errors.
+    pub fn analyze(&self, field: &str, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
-        let prepared = self.prepare("audio", bytes)?;
+        let prepared = self.prepare(field, bytes)?;
         let (windows, vectors): (Vec<_>, Vec<_>) = Self::window_features(&prepared).into_iter().unzip();
         let ((scores, version), answered) =
             self.ladder.run(options.tier, |model| Ok((model.score(&vectors)?, model.version().to_owned())))?;

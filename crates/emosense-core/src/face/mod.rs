@@ -221,10 +221,10 @@ impl FaceAnalyzer {
         image::decode(field, bytes, self.max_pixels)
     }
 
-    /// Analyses one image file; errors name the field `image_base64`.
-    pub fn analyze(&self, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
+    /// Analyses one image file; `field` names the request field in errors.
+    pub fn analyze(&self, field: &str, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
-        let decoded = self.decode("image_base64", bytes)?;
+        let decoded = self.decode(field, bytes)?;
         let decode_ms = elapsed_ms(started);
         let mut frame = self.analyze_frame(&decoded.rgb, options)?;
         frame.stages_ms.decode = decode_ms;

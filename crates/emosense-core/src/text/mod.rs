@@ -137,7 +137,12 @@ impl TextAnalyzer {
 
     /// Analyses one text.
     pub fn analyze(&self, text: &str, options: &TextOptions) -> Result<AnalysisResult> {
-        self.validate("text", text)?;
+        self.analyze_field("text", text, options)
+    }
+
+    /// Analyses one text that came in request field `field` (named in errors).
+    pub fn analyze_field(&self, field: &str, text: &str, options: &TextOptions) -> Result<AnalysisResult> {
+        self.validate(field, text)?;
         let started = Instant::now();
         let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
         let mut inputs = vec![text];

@@ -62,6 +62,8 @@ analyze-text apigw-v1-analyze-text-malformed.json 400 -
 analyze-batch apigw-v2-analyze-batch.json 200 -
 analyze-audio apigw-v2-analyze-audio.json 200 -
 analyze-face apigw-v2-analyze-face.json 200 joy
+analyze-multimodal apigw-v2-analyze-multimodal.json 200 joy
+analyze-file apigw-v2-analyze-file.json 200 joy
 health apigw-v2-health.json 200 -
 models apigw-v1-models.json 200 -
 CASES

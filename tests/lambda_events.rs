@@ -72,6 +72,22 @@ fn http_api_v2_face() {
 }
 
 #[test]
+fn http_api_v2_multimodal() {
+    let (status, body) = invoke("apigw-v2-analyze-multimodal.json");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["dominant_emotion"], "joy");
+    assert_eq!(body["metadata"]["modalities_used"], serde_json::json!(["text", "face"]));
+}
+
+#[test]
+fn http_api_v2_file_upload_arrives_base64_encoded() {
+    let (status, body) = invoke("apigw-v2-analyze-file.json");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(common::assert_valid_result(&body), "joy");
+    assert_eq!((body["metadata"]["file"]["name"].as_str(), body["metadata"]["faces_detected"].as_u64()), (Some("portrait.jpg"), Some(1)));
+}
+
+#[test]
 fn batch_and_health() {
     let (status, body) = invoke("apigw-v2-analyze-batch.json");
     assert_eq!(status, 200, "{body}");

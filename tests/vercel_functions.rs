@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::{json, Value};
 
 /// A running function, stopped when dropped.
@@ -104,6 +105,8 @@ fn binary_path(name: &str) -> &'static str {
         "vercel-analyze-batch" => env!("CARGO_BIN_EXE_vercel-analyze-batch"),
         "vercel-analyze-audio" => env!("CARGO_BIN_EXE_vercel-analyze-audio"),
         "vercel-analyze-face" => env!("CARGO_BIN_EXE_vercel-analyze-face"),
+        "vercel-analyze-multimodal" => env!("CARGO_BIN_EXE_vercel-analyze-multimodal"),
+        "vercel-analyze-file" => env!("CARGO_BIN_EXE_vercel-analyze-file"),
         "vercel-health" => env!("CARGO_BIN_EXE_vercel-health"),
         "vercel-models" => env!("CARGO_BIN_EXE_vercel-models"),
         other => panic!("no function {other}"),
@@ -167,6 +170,18 @@ fn every_route_has_its_own_function() {
     let (status, body) = face.invoke("POST /api/v1/emotion/analyze/face HTTP/1.1", JSON, event["body"].as_str().unwrap().as_bytes());
     assert_eq!((status, body["metadata"]["modality"].as_str()), (200, Some("face")), "{body}");
     assert_eq!(body["metadata"]["faces_detected"], 1);
+
+    // The multimodal and file requests of the Lambda fixtures (the upload is multipart, base64 in the event).
+    let event: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/lambda/apigw-v2-analyze-multimodal.json").unwrap()).unwrap();
+    let mut multimodal = Function::start("vercel-analyze-multimodal", &[]);
+    let (status, body) = multimodal.invoke("POST /api/v1/emotion/analyze/multimodal HTTP/1.1", JSON, event["body"].as_str().unwrap().as_bytes());
+    assert_eq!((status, body["metadata"]["modality"].as_str()), (200, Some("multimodal")), "{body}");
+    let event: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/lambda/apigw-v2-analyze-file.json").unwrap()).unwrap();
+    let form = base64::engine::general_purpose::STANDARD.decode(event["body"].as_str().unwrap()).unwrap();
+    let mut file = Function::start("vercel-analyze-file", &[]);
+    let multipart = format!("\r\ncontent-type: {}", event["headers"]["content-type"].as_str().unwrap());
+    let (status, body) = file.invoke("POST /api/v1/emotion/analyze/file HTTP/1.1", &multipart, &form);
+    assert_eq!((status, body["metadata"]["faces_detected"].as_u64()), (200, Some(1)), "{body}");
 
     let mut health = Function::start("vercel-health", &[]);
     let (status, body) = health.invoke("GET /api/v1/health HTTP/1.1", "", b"");

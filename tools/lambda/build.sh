@@ -10,12 +10,12 @@ cd "$(dirname "$0")/../.."
 cargo lambda build --release --disable-optimizations --locked -p emosense-lambda "$@"
 out="${CARGO_TARGET_DIR:-target}/lambda"
 # Each function carries only the committed models of the modalities its route reads.
-for function in analyze-text analyze-batch analyze-audio analyze-face health models; do
+for function in analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models; do
   case "$function" in
     analyze-text | analyze-batch) modalities="text" ;;
     analyze-audio) modalities="audio" ;;
     analyze-face) modalities="face" ;;
-    models) modalities="text audio face" ;;
+    analyze-multimodal | analyze-file | models) modalities="text audio face" ;;
     *) modalities="" ;;
   esac
   dir="$out/$function"

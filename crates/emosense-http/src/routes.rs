@@ -18,7 +18,7 @@ const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/audio", Method::POST),
     ("/api/v1/emotion/analyze/face", Method::POST),
     ("/api/v1/emotion/analyze/multimodal", Method::POST),
-    (upload::ROUTE, Method::POST),
+    ("/api/v1/emotion/analyze/file", Method::POST),
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
 ];
@@ -224,4 +224,16 @@ fn parse_json<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<T, ApiErr
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
     serde_json::from_value(value).map_err(|e| Error::invalid("body", e.to_string()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_upload_route_is_in_the_table() {
+        assert_eq!(route_of(upload::ROUTE), Some(upload::ROUTE));
+        assert_eq!(route_of("/api/v1/emotion/analyze/text/"), Some("/api/v1/emotion/analyze/text"));
+        assert_eq!(route_of("/api/v2/emotion"), None);
+    }
 }

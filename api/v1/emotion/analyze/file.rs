@@ -1,0 +1,5 @@
+//! Vercel function for `POST /api/v1/emotion/analyze/file` (see vercel.json).
+
+fn main() -> Result<(), emosense_vercel::Error> {
+    emosense_vercel::run()
+}

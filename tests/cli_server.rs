@@ -118,3 +118,38 @@ fn server_answers_over_http_and_refuses_oversized_bodies() {
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "payload_too_large");
 }
+
+#[test]
+fn websocket_stream_answers_in_order_and_survives_bad_messages() {
+    use tungstenite::Message;
+    let server = Server::start(&[]);
+    let (mut socket, response) = tungstenite::connect(format!("ws://{}/ws/emotion/stream", server.addr)).expect("WebSocket handshake");
+    assert_eq!(response.status().as_u16(), 101);
+    let messages = [
+        serde_json::json!({"id": 1, "text": "I love this, thank you so much!"}).to_string(),
+        "{not json".to_owned(),
+        serde_json::json!({"id": "empty", "text": "   "}).to_string(),
+        serde_json::json!({"id": [3], "text": "I am terrified of what comes next.", "tier": "fallback"}).to_string(),
+    ];
+    for message in &messages {
+        socket.send(Message::text(message.as_str())).unwrap();
+    }
+    socket.send(Message::binary(vec![1u8, 2, 3])).unwrap();
+    let mut answers = Vec::new();
+    while answers.len() < 5 {
+        if let Message::Text(text) = socket.read().unwrap() {
+            answers.push(serde_json::from_str::<Value>(text.as_str()).unwrap());
+        }
+    }
+    assert_eq!((answers[0]["id"].as_i64(), answers[0]["dominant_emotion"].as_str()), (Some(1), Some("joy")), "{}", answers[0]);
+    assert_eq!(answers[0]["metadata"]["modalities_used"], serde_json::json!(["text"]));
+    assert_eq!((answers[1]["id"].is_null(), answers[1]["error"]["code"].as_str()), (true, Some("bad_request")), "{}", answers[1]);
+    assert_eq!((answers[2]["id"].as_str(), answers[2]["error"]["status"].as_u64()), (Some("empty"), Some(422)), "{}", answers[2]);
+    assert_eq!(answers[3]["id"], serde_json::json!([3]));
+    assert_eq!((answers[3]["dominant_emotion"].as_str(), answers[3]["modalities"]["text"]["metadata"]["tier"].as_str()), (Some("fear"), Some("fallback")));
+    assert_eq!(answers[4]["error"]["code"], "unsupported_media_type", "binary messages are refused: {}", answers[4]);
+    socket.close(None).unwrap();
+
+    let (status, body) = server.request("GET /ws/emotion/stream HTTP/1.1", b"");
+    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "a plain GET is not an upgrade");
+}

@@ -2,14 +2,15 @@
 
 mod eval;
 mod serve;
+mod stream;
 
 use std::io::{BufRead, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, FaceOptions, TextOptions, Tier};
+use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, FaceOptions, MultimodalInput, MultimodalOptions, TextOptions, Tier};
 
 #[derive(Parser)]
 #[command(name = "emosense", version, about = "Emotion analysis of text, speech and faces: local API server and command line")]
@@ -41,6 +42,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (the one served at /api/v1/openapi.json).
+    Openapi,
     /// Evaluate a tier on the GoEmotions-Ekman split and print accuracy and macro-F1 as JSON.
     Eval {
         /// Split to read (`dev` or `test`).
@@ -109,6 +112,20 @@ enum AnalyzeInput {
         #[arg(long)]
         annotate: Option<PathBuf>,
     },
+    /// Analyse text, speech and a face image together and print the fused result with each modality's own.
+    Multimodal {
+        #[arg(long)]
+        text: Option<String>,
+        /// A WAV file of speech.
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// An image with a face.
+        #[arg(long)]
+        video: Option<PathBuf>,
+        /// Start every modality's tier ladder at this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -152,7 +169,14 @@ fn main() -> ExitCode {
             let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned };
             analyze_image(&engine, &file, &options, annotate.as_deref())
         }
+        Command::Analyze { input: AnalyzeInput::Multimodal { text, audio, video, tier } } => {
+            analyze_multimodal(&engine, text.as_deref(), audio.as_deref(), video.as_deref(), tier.map(Tier::from))
+        }
         Command::Features { files } => print_features(&engine, &files),
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(emosense_http::openapi_document()).unwrap_or_default());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
         Command::EvalFace { data, all_tiers } => eval::eval_face(&engine, &data, all_tiers),
     };
@@ -206,7 +230,14 @@ fn analyze_image(engine: &EmoSense, file: &std::path::Path, options: &FaceOption
 }
 
 /// Prints a result as one JSON line, or `{"error": ...}` with exit status 1.
-fn print_result(result: emosense_core::Result<emosense_core::AnalysisResult>) -> Result<ExitCode, String> {
+fn analyze_multimodal(engine: &EmoSense, text: Option<&str>, audio: Option<&Path>, video: Option<&Path>, tier: Option<Tier>) -> Result<ExitCode, String> {
+    let read = |file: Option<&Path>| file.map(|f| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))).transpose();
+    let (audio, video) = (read(audio)?, read(video)?);
+    let input = MultimodalInput { text, audio: audio.as_deref(), video: video.as_deref() };
+    print_result(engine.analyze_multimodal(&input, &MultimodalOptions { tier }))
+}
+
+fn print_result(result: emosense_core::Result<impl serde::Serialize>) -> Result<ExitCode, String> {
     match result {
         Ok(result) => {
             println!("{}", serde_json::to_string(&result).unwrap_or_default());

@@ -34,12 +34,15 @@ pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<Ex
             tokio::spawn(async move {
                 let service = service_fn(move |request| handle(api.clone(), request));
                 // Connection errors (client gone, malformed HTTP) concern only that connection.
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
             });
         }
     })
 }
 
 async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    if request.uri().path().trim_end_matches('/') == emosense_http::STREAM_ROUTE {
+        return Ok(crate::stream::upgrade(api, request));
+    }
     Ok(api.handle_streaming(request).await.map(Full::new))
 }

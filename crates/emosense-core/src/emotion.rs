@@ -4,7 +4,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 /// One of the seven labels every modality answers with (Ekman's six basic emotions plus neutral).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Emotion {
     Anger,
@@ -125,6 +125,24 @@ impl Serialize for EmotionScores {
             map.serialize_entry(emotion.as_str(), &round4(p))?;
         }
         map.end()
+    }
+}
+
+impl schemars::JsonSchema for EmotionScores {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "EmotionScores".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let probability = serde_json::json!({"type": "number", "minimum": 0.0, "maximum": 1.0});
+        let properties: serde_json::Map<String, serde_json::Value> = Emotion::ALL.iter().map(|e| (e.as_str().to_owned(), probability.clone())).collect();
+        schemars::json_schema!({
+            "description": "Probability of each emotion (4 decimals; they sum to 1).",
+            "type": "object",
+            "properties": properties,
+            "required": Emotion::ALL.map(Emotion::as_str),
+            "additionalProperties": false,
+        })
     }
 }
 

@@ -31,7 +31,7 @@ pub fn tier_trust(tier: Tier) -> f32 {
 }
 
 /// Starting weight of each modality before certainty and tier adjust it (`EMOTION_FUSION_PRIORS`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FusionPriors {
     pub text: f32,
     pub audio: f32,
@@ -94,7 +94,7 @@ pub struct MultimodalOptions {
 }
 
 /// Each modality's own answer.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct ModalityResults {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub text: Option<AnalysisResult>,
@@ -115,7 +115,7 @@ impl ModalityResults {
 }
 
 /// How one modality counted in the fused answer.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, schemars::JsonSchema)]
 pub struct FusionWeight {
     pub modality: Modality,
     /// The share of the fused distribution that came from this modality (all shares sum to 1).
@@ -133,7 +133,7 @@ pub struct FusionWeight {
 }
 
 /// How the fused answer was made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FusionMetadata {
     /// Always `multimodal`.
     pub modality: &'static str,
@@ -149,7 +149,7 @@ pub struct FusionMetadata {
 }
 
 /// The fused answer and every modality's own.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MultimodalResult {
     pub dominant_emotion: Emotion,
     #[serde(serialize_with = "serialize_prob")]

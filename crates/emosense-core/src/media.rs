@@ -9,7 +9,7 @@ use crate::tier::Tier;
 use crate::{AudioOptions, EmoSense, FaceOptions, TextOptions};
 
 /// The modality a file is analysed by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MediaKind {
     /// UTF-8 plain text.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::tier::Tier;
 
 /// The kind of input a model reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Modality {
     Text,
@@ -28,7 +28,7 @@ impl Modality {
 }
 
 /// What a model does in its modality's pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Maps its input to emotion probabilities: a rung of the tier ladder.
@@ -71,7 +71,7 @@ impl ModelSpec {
 }
 
 /// A model as listed by the API: its spec, whether it is loaded, and its manifest entry.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ModelStatus {
     pub id: String,
     pub modality: Modality,

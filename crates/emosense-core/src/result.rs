@@ -7,7 +7,7 @@ use crate::registry::Modality;
 use crate::tier::Tier;
 
 /// `{dominant_emotion, confidence, emotions, metadata}`, plus optional per-segment detail.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AnalysisResult {
     pub dominant_emotion: Emotion,
     #[serde(serialize_with = "serialize_prob")]
@@ -25,6 +25,7 @@ pub struct AnalysisResult {
     pub faces: Option<Vec<crate::face::FaceResult>>,
     /// The image with faces drawn, as PNG, when the request asks for it; a `data:image/png;base64,` URL in JSON.
     #[serde(rename = "annotated_image", skip_serializing_if = "Option::is_none", serialize_with = "serialize_png")]
+    #[schemars(with = "Option<String>")]
     pub annotated_png: Option<Vec<u8>>,
 }
 
@@ -37,7 +38,7 @@ impl AnalysisResult {
 }
 
 /// How an answer was produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Metadata {
     pub modality: Modality,
     /// The rung of the tier ladder that answered.
@@ -55,7 +56,7 @@ pub struct Metadata {
 }
 
 /// The result for one segment of the input (a sentence of a text).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SegmentResult {
     pub text: String,
     /// Character offsets of the segment in the input.

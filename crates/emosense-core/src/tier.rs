@@ -8,7 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::registry::{ModelSpec, ModelStatus};
 
 /// A rung of a modality's ladder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
     /// The main learned model (a transformer or deep network).

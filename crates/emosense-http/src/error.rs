@@ -3,10 +3,27 @@
 use bytes::Bytes;
 use emosense_core::ErrorKind;
 use http::{Response, StatusCode};
-use serde_json::json;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::json_response;
 use crate::log::ErrorCode;
+
+/// The body of every error response.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Serialize, JsonSchema)]
+struct ErrorDetail {
+    /// Machine-readable: `bad_request`, `not_found`, `method_not_allowed`, `unsupported_media_type`,
+    /// `payload_too_large`, `invalid_input`, `model_unavailable` or `internal`.
+    code: &'static str,
+    /// What to change, naming the field at fault.
+    message: String,
+}
 
 /// Why a request was refused or failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +74,7 @@ impl ApiError {
     /// The JSON error response.
     pub fn into_response(self) -> Response<Bytes> {
         let (status, code) = self.status_and_code();
-        let mut response = json_response(status, &json!({"error": {"code": code, "message": self.to_string()}}));
+        let mut response = json_response(status, &ErrorBody { error: ErrorDetail { code, message: self.to_string() } });
         response.extensions_mut().insert(ErrorCode(code));
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
             response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));

@@ -5,7 +5,9 @@
 
 mod error;
 mod log;
+mod openapi;
 mod routes;
+mod stream;
 mod upload;
 
 use std::sync::Arc;
@@ -20,6 +22,8 @@ use http_body_util::{BodyDataStream, BodyExt, LengthLimitError, Limited};
 
 pub use error::ApiError;
 pub use log::RequestLog;
+pub use openapi::document as openapi_document;
+pub use stream::STREAM_ROUTE;
 use log::RequestFacts;
 
 /// The router: one per process, shared by all requests.

@@ -2,17 +2,17 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Error, FaceOptions, MultimodalInput, MultimodalOptions, TextOptions, Tier};
+use emosense_core::{ModelStatus, AnalysisResult, AudioOptions, Error, FaceOptions, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::log::Answered;
 use crate::{json_response, upload, Api, ApiError};
 
 /// Path and allowed method of every route (paths answer 405 for other methods).
-const ROUTES: &[(&str, Method)] = &[
+pub(crate) const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/text", Method::POST),
     ("/api/v1/emotion/analyze/batch", Method::POST),
     ("/api/v1/emotion/analyze/audio", Method::POST),
@@ -21,6 +21,7 @@ const ROUTES: &[(&str, Method)] = &[
     ("/api/v1/emotion/analyze/file", Method::POST),
     ("/api/v1/health", Method::GET),
     ("/api/v1/models", Method::GET),
+    ("/api/v1/openapi.json", Method::GET),
 ];
 
 /// The route a path names (a trailing slash is ignored).
@@ -48,17 +49,20 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
         "/api/v1/emotion/analyze/multimodal" => analyze_multimodal(api, &request),
         upload::ROUTE => upload::analyze(api, upload::read_buffered(api, &request)?),
         "/api/v1/health" => Ok(health(api)),
-        _ => Ok(json_response(StatusCode::OK, &json!({"models": api.engine().models()}))),
+        "/api/v1/openapi.json" => Ok(json_response(StatusCode::OK, crate::openapi::document())),
+        _ => Ok(json_response(StatusCode::OK, &ModelsResponse { models: api.engine().models() })),
     }
 }
 
 /// Body of `POST /api/v1/emotion/analyze/text`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TextRequest {
+pub(crate) struct TextRequest {
+    /// The text to analyse (at most `MAX_TEXT_LENGTH` characters, 5000 by default).
     text: String,
     /// Accepted for compatibility; must be `text` on this route.
     #[serde(default)]
+    #[schemars(extend("enum" = ["text", null]))]
     model_type: Option<String>,
     #[serde(default)]
     tier: Option<Tier>,
@@ -67,18 +71,20 @@ struct TextRequest {
 }
 
 /// Body of `POST /api/v1/emotion/analyze/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct BatchRequest {
+pub(crate) struct BatchRequest {
+    /// The texts, answered in this order.
+    #[schemars(length(min = 1, max = 256))]
     texts: Vec<String>,
     #[serde(default)]
     tier: Option<Tier>,
 }
 
 /// Body of `POST /api/v1/emotion/analyze/audio`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AudioRequest {
+pub(crate) struct AudioRequest {
     /// A WAV file, base64 (standard alphabet; a `data:audio/wav;base64,` prefix is allowed).
     audio_base64: String,
     #[serde(default)]
@@ -90,9 +96,9 @@ struct AudioRequest {
 }
 
 /// Body of `POST /api/v1/emotion/analyze/face`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FaceRequest {
+pub(crate) struct FaceRequest {
     /// An image file (JPEG, PNG, WebP, GIF, BMP), base64 (a `data:image/...;base64,` prefix is allowed).
     image_base64: String,
     #[serde(default)]
@@ -106,9 +112,10 @@ struct FaceRequest {
 }
 
 /// Body of `POST /api/v1/emotion/analyze/multimodal`: at least one of `text`, `audio_base64`, `video_base64`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MultimodalRequest {
+#[schemars(extend("anyOf" = [{"required": ["text"]}, {"required": ["audio_base64"]}, {"required": ["video_base64"]}]))]
+pub(crate) struct MultimodalRequest {
     #[serde(default)]
     text: Option<String>,
     /// A WAV file, base64.
@@ -119,13 +126,15 @@ struct MultimodalRequest {
     video_base64: Option<String>,
     /// Accepted for compatibility; must be `multimodal` on this route.
     #[serde(default)]
+    #[schemars(extend("enum" = ["multimodal", null]))]
     model_type: Option<String>,
     #[serde(default)]
     tier: Option<Tier>,
 }
 
-#[derive(Serialize)]
-struct BatchResponse<'a> {
+/// Answer of `POST /api/v1/emotion/analyze/batch`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct BatchResponse<'a> {
     results: &'a [AnalysisResult],
     count: usize,
 }
@@ -165,7 +174,14 @@ fn analyze_face(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, 
 }
 
 fn analyze_multimodal(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    let body: MultimodalRequest = parse_json(request)?;
+    let result = multimodal(api, parse_json(request)?)?;
+    let mut response = json_response(StatusCode::OK, &result);
+    response.extensions_mut().insert(Answered::fused(&result));
+    Ok(response)
+}
+
+/// Decodes the media of a multimodal request and runs the fused analysis.
+pub(crate) fn multimodal(api: &Api, body: MultimodalRequest) -> Result<MultimodalResult, ApiError> {
     if let Some(other) = body.model_type.as_deref().filter(|m| *m != "multimodal") {
         return Err(Error::invalid("model_type", format!("must be \"multimodal\" on this route, not {other:?}")).into());
     }
@@ -173,10 +189,7 @@ fn analyze_multimodal(api: &Api, request: &Request<Bytes>) -> Result<Response<By
     let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.max_audio_bytes, "MAX_AUDIO_FILE_SIZE")).transpose()?;
     let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.max_video_bytes, "MAX_VIDEO_FILE_SIZE")).transpose()?;
     let input = MultimodalInput { text: body.text.as_deref(), audio: audio.as_deref(), video: video.as_deref() };
-    let result = api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier })?;
-    let mut response = json_response(StatusCode::OK, &result);
-    response.extensions_mut().insert(Answered::fused(&result));
-    Ok(response)
+    Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier })?)
 }
 
 /// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit` bytes.
@@ -203,12 +216,25 @@ pub(crate) fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]
     response
 }
 
+/// Answer of `GET /api/v1/health`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct HealthResponse {
+    /// Always `ok` when the process answers.
+    status: &'static str,
+    version: &'static str,
+    /// Ids of the models loaded so far (the health check itself loads none).
+    loaded_models: Vec<String>,
+}
+
+/// Answer of `GET /api/v1/models`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ModelsResponse {
+    models: Vec<ModelStatus>,
+}
+
 fn health(api: &Api) -> Response<Bytes> {
-    let loaded: Vec<String> = api.engine().loaded_models();
-    json_response(
-        StatusCode::OK,
-        &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "loaded_models": loaded}),
-    )
+    let body = HealthResponse { status: "ok", version: env!("CARGO_PKG_VERSION"), loaded_models: api.engine().loaded_models() };
+    json_response(StatusCode::OK, &body)
 }
 
 /// Content type must be JSON (415), the body UTF-8 and valid JSON (400), and its shape that of `T` (422).

@@ -18,7 +18,7 @@ pub struct Decoded {
 }
 
 /// The file's format as read from its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SourceFormat {
     pub container: &'static str,
     pub sample_rate: u32,

@@ -61,7 +61,7 @@ pub struct AudioOptions {
 }
 
 /// One window of a timeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TimeSegment {
     /// Start and end in seconds of the original audio.
     pub start_s: f64,

@@ -25,7 +25,7 @@ mod point {
 }
 
 /// Face measurements, as fractions of the face's width (cheek to cheek) except the roll.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Geometry {
     /// Height of the mouth corners above the middle of the lips (positive: corners lifted, as in a smile).
     pub smile: f32,

@@ -96,7 +96,7 @@ fn describe(bytes: &[u8]) -> &'static str {
 }
 
 /// A box in image pixels: top-left corner and size.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct FaceBox {
     pub x: f32,
     pub y: f32,

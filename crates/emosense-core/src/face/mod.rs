@@ -88,7 +88,7 @@ pub struct FaceOptions {
 }
 
 /// One face of an answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FaceResult {
     #[serde(rename = "box")]
     pub face_box: FaceBox,

@@ -1,0 +1,186 @@
+//! The OpenAPI 3.1 document of API v1, built from the request and response types themselves (their JSON Schemas
+//! come from `schemars`), so it cannot drift from what the routes read and write. Served at
+//! `GET /api/v1/openapi.json` and committed as `docs/openapi.json`.
+
+use std::sync::OnceLock;
+
+use emosense_core::{AnalysisResult, MultimodalResult, Tier};
+use schemars::generate::SchemaSettings;
+use schemars::SchemaGenerator;
+use serde_json::{json, Map, Value};
+
+use crate::error::ErrorBody;
+use crate::routes::{AudioRequest, BatchRequest, BatchResponse, FaceRequest, HealthResponse, ModelsResponse, MultimodalRequest, TextRequest, ROUTES};
+
+/// Statuses every analysis route may answer besides 200, with what they mean.
+const ANALYSIS_ERRORS: &[(u16, &str)] = &[
+    (400, "The body is not UTF-8, not valid JSON, or not a well-formed multipart form."),
+    (413, "An input is over its configured limit (the message names the limit and its variable)."),
+    (415, "The Content-Type, or the format of a media field, is not one that is read."),
+    (422, "A field is missing, empty, of the wrong type, unknown, or holds data that cannot be used."),
+    (503, "No tier of a modality's model ladder could answer."),
+];
+
+/// The document (built once).
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(build)
+}
+
+/// Schema generators whose definitions land under `#/components/schemas`: requests as deserialized, responses as
+/// serialized.
+fn generator(serialize: bool) -> SchemaGenerator {
+    let settings = SchemaSettings::draft2020_12().with(|s| {
+        s.definitions_path = "/components/schemas".into();
+        s.meta_schema = None;
+    });
+    if serialize { settings.for_serialize() } else { settings.for_deserialize() }.into_generator()
+}
+
+/// One operation: its summary, request body (content type and schema) and answer schema.
+struct Operation {
+    summary: &'static str,
+    request: Option<(&'static str, Value)>,
+    response: Value,
+    errors: bool,
+}
+
+fn build() -> Value {
+    let mut requests = generator(false);
+    let mut responses = generator(true);
+    let schema_of_request = |schema: schemars::Schema| ("application/json", schema.to_value());
+    let paths: Map<String, Value> = ROUTES
+        .iter()
+        .map(|(path, method)| {
+            let operation = match *path {
+                "/api/v1/emotion/analyze/text" => Operation {
+                    summary: "Emotions of one text",
+                    request: Some(schema_of_request(requests.subschema_for::<TextRequest>())),
+                    response: responses.subschema_for::<AnalysisResult>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/emotion/analyze/batch" => Operation {
+                    summary: "Emotions of up to 256 texts, in order",
+                    request: Some(schema_of_request(requests.subschema_for::<BatchRequest>())),
+                    response: responses.subschema_for::<BatchResponse<'static>>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/emotion/analyze/audio" => Operation {
+                    summary: "Emotions in speech (a WAV file)",
+                    request: Some(schema_of_request(requests.subschema_for::<AudioRequest>())),
+                    response: responses.subschema_for::<AnalysisResult>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/emotion/analyze/face" => Operation {
+                    summary: "Emotions of every face in an image",
+                    request: Some(schema_of_request(requests.subschema_for::<FaceRequest>())),
+                    response: responses.subschema_for::<AnalysisResult>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/emotion/analyze/multimodal" => Operation {
+                    summary: "Text, speech and faces analysed together and fused",
+                    request: Some(schema_of_request(requests.subschema_for::<MultimodalRequest>())),
+                    response: responses.subschema_for::<MultimodalResult>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/emotion/analyze/file" => Operation {
+                    summary: "Emotions of an uploaded file: text, WAV audio, or an image",
+                    request: Some(("multipart/form-data", file_form(&mut requests))),
+                    response: responses.subschema_for::<AnalysisResult>().to_value(),
+                    errors: true,
+                },
+                "/api/v1/health" => Operation {
+                    summary: "Liveness, version and the models loaded so far",
+                    request: None,
+                    response: responses.subschema_for::<HealthResponse>().to_value(),
+                    errors: false,
+                },
+                "/api/v1/models" => Operation {
+                    summary: "Every model with its tier, files and manifest entry",
+                    request: None,
+                    response: responses.subschema_for::<ModelsResponse>().to_value(),
+                    errors: false,
+                },
+                "/api/v1/openapi.json" => Operation {
+                    summary: "This document",
+                    request: None,
+                    response: json!({"type": "object"}),
+                    errors: false,
+                },
+                other => unreachable!("route {other} has no OpenAPI operation"),
+            };
+            ((*path).to_owned(), json!({ method.as_str().to_ascii_lowercase(): operation_object(path, operation, &mut responses) }))
+        })
+        .collect();
+    let mut schemas = requests.take_definitions(true);
+    schemas.extend(responses.take_definitions(true));
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "EmoSense API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Emotion analysis of text, speech and faces over the labels anger, disgust, fear, joy, neutral, sadness and surprise.",
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"}
+        },
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "emosense serve"}],
+        "paths": paths,
+        "components": {"schemas": schemas}
+    })
+}
+
+fn operation_object(path: &str, operation: Operation, responses: &mut SchemaGenerator) -> Value {
+    let json_content = |schema: Value| json!({"application/json": {"schema": schema}});
+    let mut answers = Map::new();
+    answers.insert("200".into(), json!({"description": "The answer", "content": json_content(operation.response)}));
+    if operation.errors {
+        let error = responses.subschema_for::<ErrorBody>().to_value();
+        for (status, meaning) in ANALYSIS_ERRORS {
+            answers.insert(status.to_string(), json!({"description": meaning, "content": json_content(error.clone())}));
+        }
+    }
+    let id: String = path.trim_start_matches("/api/v1/").replace(['/', '.'], "_");
+    let mut object = json!({"operationId": id, "summary": operation.summary, "responses": answers});
+    if let Some((content_type, schema)) = operation.request {
+        object["requestBody"] = json!({"required": true, "content": {content_type: {"schema": schema}}});
+    }
+    object
+}
+
+/// The multipart form of `/file` (read by a streaming parser rather than deserialized, so written out here).
+fn file_form(requests: &mut SchemaGenerator) -> Value {
+    json!({
+        "type": "object",
+        "required": ["file"],
+        "properties": {
+            "file": {"type": "string", "contentMediaType": "application/octet-stream", "description": "The file: UTF-8 text, a WAV file, or an image (JPEG, PNG, WebP, GIF, BMP)."},
+            "analysis_type": {"type": "string", "enum": ["text", "audio", "video", "image", "auto"], "default": "auto", "description": "How to read the file; `auto` reads its kind from its first bytes; images count as video."},
+            "tier": requests.subschema_for::<Tier>().to_value()
+        },
+        "additionalProperties": false
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_an_operation_and_every_reference_resolves() {
+        let document = document();
+        for (path, method) in ROUTES {
+            assert!(document["paths"][path][method.as_str().to_ascii_lowercase()].is_object(), "{path}");
+        }
+        let text = document.to_string();
+        for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+            let name = &reference[..reference.find('"').unwrap()];
+            assert!(document["components"]["schemas"][name].is_object(), "{name} is referenced but not defined");
+        }
+    }
+
+    #[test]
+    fn the_committed_document_is_current() {
+        let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/openapi.json")).unwrap_or_default();
+        let current = serde_json::to_string_pretty(document()).unwrap() + "\n";
+        assert!(committed == current, "docs/openapi.json is out of date: run `cargo run -p emosense-cli -- openapi > docs/openapi.json`");
+    }
+}

@@ -58,7 +58,8 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TextRequest {
-    /// The text to analyse (at most `MAX_TEXT_LENGTH` characters, 5000 by default).
+    /// The text to analyse (at most `MAX_TEXT_LENGTH` characters, 5000 by default; not only whitespace).
+    #[schemars(extend("pattern" = "\\S"))]
     text: String,
     /// Accepted for compatibility; must be `text` on this route.
     #[serde(default)]
@@ -75,7 +76,7 @@ pub(crate) struct TextRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct BatchRequest {
     /// The texts, answered in this order.
-    #[schemars(length(min = 1, max = 256))]
+    #[schemars(length(min = 1, max = 256), inner(regex(pattern = r"\S")))]
     texts: Vec<String>,
     #[serde(default)]
     tier: Option<Tier>,
@@ -86,6 +87,7 @@ pub(crate) struct BatchRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct AudioRequest {
     /// A WAV file, base64 (standard alphabet; a `data:audio/wav;base64,` prefix is allowed).
+    #[schemars(length(min = 1))]
     audio_base64: String,
     #[serde(default)]
     tier: Option<Tier>,
@@ -100,6 +102,7 @@ pub(crate) struct AudioRequest {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaceRequest {
     /// An image file (JPEG, PNG, WebP, GIF, BMP), base64 (a `data:image/...;base64,` prefix is allowed).
+    #[schemars(length(min = 1))]
     image_base64: String,
     #[serde(default)]
     tier: Option<Tier>,
@@ -114,7 +117,11 @@ pub(crate) struct FaceRequest {
 /// Body of `POST /api/v1/emotion/analyze/multimodal`: at least one of `text`, `audio_base64`, `video_base64`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(extend("anyOf" = [{"required": ["text"]}, {"required": ["audio_base64"]}, {"required": ["video_base64"]}]))]
+#[schemars(extend("anyOf" = [
+    {"required": ["text"], "properties": {"text": {"type": "string", "pattern": "\\S"}}},
+    {"required": ["audio_base64"], "properties": {"audio_base64": {"type": "string", "minLength": 1}}},
+    {"required": ["video_base64"], "properties": {"video_base64": {"type": "string", "minLength": 1}}}
+]))]
 pub(crate) struct MultimodalRequest {
     #[serde(default)]
     text: Option<String>,

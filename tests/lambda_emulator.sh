@@ -65,6 +65,7 @@ analyze-face apigw-v2-analyze-face.json 200 joy
 analyze-multimodal apigw-v2-analyze-multimodal.json 200 joy
 analyze-file apigw-v2-analyze-file.json 200 joy
 health apigw-v2-health.json 200 -
+openapi apigw-v2-openapi.json 200 -
 models apigw-v1-models.json 200 -
 CASES
 # Each invocation logged one JSON line that is also an Embedded Metric Format record.

@@ -88,6 +88,13 @@ fn http_api_v2_file_upload_arrives_base64_encoded() {
 }
 
 #[test]
+fn openapi_document() {
+    let (status, body) = invoke("apigw-v2-openapi.json");
+    assert_eq!((status, body["openapi"].as_str()), (200, Some("3.1.0")));
+    assert!(body["paths"]["/api/v1/emotion/analyze/multimodal"]["post"].is_object());
+}
+
+#[test]
 fn batch_and_health() {
     let (status, body) = invoke("apigw-v2-analyze-batch.json");
     assert_eq!(status, 200, "{body}");

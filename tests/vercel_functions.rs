@@ -109,6 +109,7 @@ fn binary_path(name: &str) -> &'static str {
         "vercel-analyze-file" => env!("CARGO_BIN_EXE_vercel-analyze-file"),
         "vercel-health" => env!("CARGO_BIN_EXE_vercel-health"),
         "vercel-models" => env!("CARGO_BIN_EXE_vercel-models"),
+        "vercel-openapi" => env!("CARGO_BIN_EXE_vercel-openapi"),
         other => panic!("no function {other}"),
     }
 }
@@ -187,6 +188,10 @@ fn every_route_has_its_own_function() {
     let (status, body) = health.invoke("GET /api/v1/health HTTP/1.1", "", b"");
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
     assert_eq!(body["loaded_models"], json!([]), "a function loads no model before it needs one");
+
+    let mut openapi = Function::start("vercel-openapi", &[]);
+    let (status, body) = openapi.invoke("GET /api/v1/openapi.json HTTP/1.1", "", b"");
+    assert_eq!((status, body["openapi"].as_str()), (200, Some("3.1.0")));
 
     let mut models = Function::start("vercel-models", &[]);
     let (status, body) = models.invoke("GET /api/v1/models HTTP/1.1", "", b"");

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 cargo lambda build --release --disable-optimizations --locked -p emosense-lambda "$@"
 out="${CARGO_TARGET_DIR:-target}/lambda"
 # Each function carries only the committed models of the modalities its route reads.
-for function in analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models; do
+for function in analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models openapi; do
   case "$function" in
     analyze-text | analyze-batch) modalities="text" ;;
     analyze-audio) modalities="audio" ;;

@@ -6,30 +6,15 @@
 
 mod support;
 
-use std::io::Cursor;
 use std::time::Instant;
 
 use emosense_core::{Config, EmoSense, FaceOptions, Tier};
-use image::{imageops, ImageFormat, RgbImage};
 use serde_json::json;
-use support::{peak_rss_mb, percentile};
-
-/// The 512 px portrait scaled to 480 px high on a 640 x 480 grey canvas, as JPEG.
-fn photo_640x480(portrait: &[u8]) -> Vec<u8> {
-    let face = image::load_from_memory(portrait).expect("portrait").into_rgb8();
-    let face = imageops::resize(&face, 480, 480, imageops::FilterType::Triangle);
-    let mut canvas = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
-    imageops::replace(&mut canvas, &face, 80, 0);
-    let mut jpeg = Vec::new();
-    canvas.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).expect("encode");
-    jpeg
-}
+use support::{peak_rss_mb, percentile, photo_640x480, read_image};
 
 fn main() {
     let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
-    let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
-    let read = |name: &str| std::fs::read(format!("{images}{name}")).expect("fixture");
-    let photos = [("640x480 one face", photo_640x480(&read("portrait.jpg"))), ("1920x1398 five faces", read("group.jpg"))];
+    let photos = [("640x480 one face", photo_640x480()), ("1920x1398 five faces", read_image("group.jpg"))];
 
     let loading = EmoSense::new(Config::from_env().expect("configuration"));
     let started = Instant::now();

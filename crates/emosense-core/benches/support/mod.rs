@@ -1,4 +1,10 @@
-//! Measurement helpers shared by the latency benches.
+//! Measurement helpers and inputs shared by the latency benches.
+
+#![allow(dead_code)]
+
+use std::io::Cursor;
+
+use image::{imageops, ImageFormat, RgbImage};
 
 /// The `p` quantile (0..1) of sorted milliseconds, to 0.001 ms.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -11,4 +17,33 @@ pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some((kb / 1024.0 * 10.0).round() / 10.0)
+}
+
+/// An image of `tests/data/images`.
+pub fn read_image(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../tests/data/images/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+}
+
+/// The 512 px portrait scaled to 480 px high on a 640 x 480 grey canvas, as JPEG.
+pub fn photo_640x480() -> Vec<u8> {
+    let face = image::load_from_memory(&read_image("portrait.jpg")).expect("portrait").into_rgb8();
+    let face = imageops::resize(&face, 480, 480, imageops::FilterType::Triangle);
+    let mut canvas = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+    imageops::replace(&mut canvas, &face, 80, 0);
+    let mut jpeg = Vec::new();
+    canvas.write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).expect("encode");
+    jpeg
+}
+
+/// Milliseconds of `iterations` calls of `call`, sorted.
+pub fn timed(iterations: usize, mut call: impl FnMut()) -> Vec<f64> {
+    let mut times: Vec<f64> = (0..iterations)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            call();
+            started.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times
 }

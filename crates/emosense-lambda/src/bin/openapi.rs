@@ -1,0 +1,5 @@
+//! Lambda function for one route of the EmoSense API (see template.yaml).
+
+fn main() -> Result<(), lambda_http::Error> {
+    emosense_lambda::run()
+}

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use emosense_core::{AnalysisResult, MultimodalResult, Tier};
 use schemars::generate::SchemaSettings;
-use schemars::SchemaGenerator;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::error::ErrorBody;
@@ -48,68 +48,30 @@ struct Operation {
 fn build() -> Value {
     let mut requests = generator(false);
     let mut responses = generator(true);
-    let schema_of_request = |schema: schemars::Schema| ("application/json", schema.to_value());
+    let (req, resp) = (&mut requests, &mut responses);
     let paths: Map<String, Value> = ROUTES
         .iter()
         .map(|(path, method)| {
             let operation = match *path {
-                "/api/v1/emotion/analyze/text" => Operation {
-                    summary: "Emotions of one text",
-                    request: Some(schema_of_request(requests.subschema_for::<TextRequest>())),
-                    response: responses.subschema_for::<AnalysisResult>().to_value(),
-                    errors: true,
-                },
-                "/api/v1/emotion/analyze/batch" => Operation {
-                    summary: "Emotions of up to 256 texts, in order",
-                    request: Some(schema_of_request(requests.subschema_for::<BatchRequest>())),
-                    response: responses.subschema_for::<BatchResponse<'static>>().to_value(),
-                    errors: true,
-                },
-                "/api/v1/emotion/analyze/audio" => Operation {
-                    summary: "Emotions in speech (a WAV file)",
-                    request: Some(schema_of_request(requests.subschema_for::<AudioRequest>())),
-                    response: responses.subschema_for::<AnalysisResult>().to_value(),
-                    errors: true,
-                },
-                "/api/v1/emotion/analyze/face" => Operation {
-                    summary: "Emotions of every face in an image",
-                    request: Some(schema_of_request(requests.subschema_for::<FaceRequest>())),
-                    response: responses.subschema_for::<AnalysisResult>().to_value(),
-                    errors: true,
-                },
-                "/api/v1/emotion/analyze/multimodal" => Operation {
-                    summary: "Text, speech and faces analysed together and fused",
-                    request: Some(schema_of_request(requests.subschema_for::<MultimodalRequest>())),
-                    response: responses.subschema_for::<MultimodalResult>().to_value(),
-                    errors: true,
-                },
+                "/api/v1/emotion/analyze/text" => analysis::<TextRequest, AnalysisResult>("Emotions of one text", req, resp),
+                "/api/v1/emotion/analyze/batch" => analysis::<BatchRequest, BatchResponse<'static>>("Emotions of up to 256 texts, in order", req, resp),
+                "/api/v1/emotion/analyze/audio" => analysis::<AudioRequest, AnalysisResult>("Emotions in speech (a WAV file)", req, resp),
+                "/api/v1/emotion/analyze/face" => analysis::<FaceRequest, AnalysisResult>("Emotions of every face in an image", req, resp),
+                "/api/v1/emotion/analyze/multimodal" => {
+                    analysis::<MultimodalRequest, MultimodalResult>("Text, speech and faces analysed together and fused", req, resp)
+                }
                 "/api/v1/emotion/analyze/file" => Operation {
                     summary: "Emotions of an uploaded file: text, WAV audio, or an image",
-                    request: Some(("multipart/form-data", file_form(&mut requests))),
-                    response: responses.subschema_for::<AnalysisResult>().to_value(),
+                    request: Some(("multipart/form-data", file_form(req))),
+                    response: resp.subschema_for::<AnalysisResult>().to_value(),
                     errors: true,
                 },
-                "/api/v1/health" => Operation {
-                    summary: "Liveness, version and the models loaded so far",
-                    request: None,
-                    response: responses.subschema_for::<HealthResponse>().to_value(),
-                    errors: false,
-                },
-                "/api/v1/models" => Operation {
-                    summary: "Every model with its tier, files and manifest entry",
-                    request: None,
-                    response: responses.subschema_for::<ModelsResponse>().to_value(),
-                    errors: false,
-                },
-                "/api/v1/openapi.json" => Operation {
-                    summary: "This document",
-                    request: None,
-                    response: json!({"type": "object"}),
-                    errors: false,
-                },
+                "/api/v1/health" => lookup::<HealthResponse>("Liveness, version and the models loaded so far", resp),
+                "/api/v1/models" => lookup::<ModelsResponse>("Every model with its tier, files and manifest entry", resp),
+                "/api/v1/openapi.json" => Operation { summary: "This document", request: None, response: json!({"type": "object"}), errors: false },
                 other => unreachable!("route {other} has no OpenAPI operation"),
             };
-            ((*path).to_owned(), json!({ method.as_str().to_ascii_lowercase(): operation_object(path, operation, &mut responses) }))
+            ((*path).to_owned(), json!({ method.as_str().to_ascii_lowercase(): operation_object(path, operation, resp) }))
         })
         .collect();
     let mut schemas = requests.take_definitions(true);
@@ -126,6 +88,17 @@ fn build() -> Value {
         "paths": paths,
         "components": {"schemas": schemas}
     })
+}
+
+/// An analysis route: a JSON body of type `Req`, an answer of type `Resp`, and the analysis errors.
+fn analysis<Req: JsonSchema, Resp: JsonSchema>(summary: &'static str, requests: &mut SchemaGenerator, responses: &mut SchemaGenerator) -> Operation {
+    let request = Some(("application/json", requests.subschema_for::<Req>().to_value()));
+    Operation { summary, request, response: responses.subschema_for::<Resp>().to_value(), errors: true }
+}
+
+/// A GET route answering `Resp`.
+fn lookup<Resp: JsonSchema>(summary: &'static str, responses: &mut SchemaGenerator) -> Operation {
+    Operation { summary, request: None, response: responses.subschema_for::<Resp>().to_value(), errors: false }
 }
 
 fn operation_object(path: &str, operation: Operation, responses: &mut SchemaGenerator) -> Value {

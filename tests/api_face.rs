@@ -140,7 +140,7 @@ fn bad_images_get_clear_json_errors() {
         (json!({"image_base64": "%%% not base64"}), 422, "invalid_input", "base64"),
         (json!({"image_base64": ""}), 422, "invalid_input", "empty"),
         (json!({"image_base64": encode(b"just some text, not a picture")}), 415, "unsupported_media_type", "not an image"),
-        (json!({"image_base64": encode(b"\0\0\0\x18ftypmp42\0\0\0\0isommp42")}), 415, "unsupported_media_type", "MP4"),
+        (json!({"image_base64": encode(b"\0\0\0\x18ftypmp42\0\0\0\0isommp42")}), 422, "invalid_input", "MP4"),
         (json!({"image_base64": encode(&good[..good.len() / 3])}), 422, "invalid_input", "truncated"),
         (json!({"image_base64": encode(&image("portrait.png")[..30_000])}), 422, "invalid_input", "decoded"),
         (json!({"image_base64": encode(&good[..20])}), 422, "invalid_input", "decoded"),

@@ -22,6 +22,23 @@ fn analyze_text_prints_one_result() {
 }
 
 #[test]
+fn analyze_video_and_multimodal_print_timeline_and_fusion() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/");
+    let out = emosense().args(["analyze", "video", &format!("{data}video/faces.mp4")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((result["dominant_emotion"].as_str(), result["timeline"].as_array().map(Vec::len)), (Some("joy"), Some(6)));
+    let out = emosense()
+        .args(["analyze", "multimodal", "--text", "Such a happy day!", "--video", &format!("{data}images/portrait.jpg")])
+        .output()
+        .unwrap();
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["metadata"]["modalities_used"], serde_json::json!(["text", "face"]), "{result}");
+    let out = emosense().args(["analyze", "multimodal"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "no modality is an error");
+}
+
+#[test]
 fn analyze_image_prints_the_faces_and_writes_the_drawing() {
     let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
     let drawing = std::env::temp_dir().join(format!("emosense-cli-faces-{}.png", std::process::id()));

@@ -112,6 +112,14 @@ enum AnalyzeInput {
         #[arg(long)]
         annotate: Option<PathBuf>,
     },
+    /// Analyse the faces of a video (H.264 in MP4/QuickTime, animated GIF): frames sampled at VIDEO_SAMPLE_FPS, the
+    /// mean over frames with a face, and the timeline.
+    Video {
+        file: PathBuf,
+        /// Start the tier ladder at this tier.
+        #[arg(long, value_enum)]
+        tier: Option<TierArg>,
+    },
     /// Analyse text, speech and a face image together and print the fused result with each modality's own.
     Multimodal {
         #[arg(long)]
@@ -119,7 +127,7 @@ enum AnalyzeInput {
         /// A WAV file of speech.
         #[arg(long)]
         audio: Option<PathBuf>,
-        /// An image with a face.
+        /// An image or video with a face.
         #[arg(long)]
         video: Option<PathBuf>,
         /// Start every modality's tier ladder at this tier.
@@ -167,7 +175,10 @@ fn main() -> ExitCode {
         }
         Command::Analyze { input: AnalyzeInput::Image { file, tier, aligned, landmarks, annotate } } => {
             let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned };
-            analyze_image(&engine, &file, &options, annotate.as_deref())
+            analyze_faces(&engine, &file, &options, annotate.as_deref())
+        }
+        Command::Analyze { input: AnalyzeInput::Video { file, tier } } => {
+            analyze_faces(&engine, &file, &FaceOptions { tier: tier.map(Tier::from), ..FaceOptions::default() }, None)
         }
         Command::Analyze { input: AnalyzeInput::Multimodal { text, audio, video, tier } } => {
             analyze_multimodal(&engine, text.as_deref(), audio.as_deref(), video.as_deref(), tier.map(Tier::from))
@@ -219,7 +230,7 @@ fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptio
     print_result(engine.audio().analyze(&file.display().to_string(), &bytes, options))
 }
 
-fn analyze_image(engine: &EmoSense, file: &std::path::Path, options: &FaceOptions, annotate: Option<&std::path::Path>) -> Result<ExitCode, String> {
+fn analyze_faces(engine: &EmoSense, file: &std::path::Path, options: &FaceOptions, annotate: Option<&std::path::Path>) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut result = engine.face().analyze(&file.display().to_string(), &bytes, options);
     if let (Ok(result), Some(path)) = (&mut result, annotate) {

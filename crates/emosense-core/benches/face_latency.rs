@@ -1,6 +1,7 @@
 //! Latency of face analysis end to end (decode, detection, landmarks, expression ensemble) for a 640 x 480 photo
 //! of one face and a 1920 px group photo of five, per tier: the first call of the process (model load included)
-//! and warm calls, with the warm time of each stage; model load time; peak RSS of the process.
+//! and warm calls, with the warm time of each stage; model load time; the two 3 s fixture videos (H.264 MP4 and
+//! animated GIF, six frames analysed each); peak RSS of the process.
 //!
 //!     cargo bench -p emosense-core --bench face_latency [-- ITERATIONS]
 
@@ -10,7 +11,7 @@ use std::time::Instant;
 
 use emosense_core::{Config, EmoSense, FaceOptions, Tier};
 use serde_json::json;
-use support::{peak_rss_mb, percentile, photo_640x480, read_image};
+use support::{peak_rss_mb, percentile, photo_640x480, read_image, read_video, timed};
 
 fn main() {
     let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
@@ -55,5 +56,14 @@ fn main() {
             }));
         }
     }
-    println!("{}", json!({"iterations": iterations, "model_load_ms": (load_ms * 10.0).round() / 10.0, "rows": rows, "peak_rss_mb": peak_rss_mb()}));
+    let mut videos = Vec::new();
+    for name in ["faces.mp4", "faces.gif"] {
+        let clip = read_video(name);
+        let mut result = None;
+        let times = timed(iterations.min(10), || result = Some(engine.face().analyze("bench", &clip, &FaceOptions::default()).expect("analysis")));
+        let metadata = result.map(|r| r.metadata.details).unwrap_or_default();
+        videos.push(json!({"video": name, "bytes": clip.len(), "frames_decoded": metadata["video"]["frames_decoded"], "frames_analyzed": metadata["frames_analyzed"],
+                           "warm_p50_ms": percentile(&times, 0.5), "warm_p95_ms": percentile(&times, 0.95)}));
+    }
+    println!("{}", json!({"iterations": iterations, "model_load_ms": (load_ms * 10.0).round() / 10.0, "rows": rows, "videos": videos, "peak_rss_mb": peak_rss_mb()}));
 }

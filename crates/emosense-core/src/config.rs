@@ -49,6 +49,10 @@ pub struct Config {
     pub max_video_bytes: u64,
     /// `MAX_IMAGE_PIXELS`: width × height an image (or video frame) may declare before it is decoded (50000000).
     pub max_image_pixels: u64,
+    /// `VIDEO_SAMPLE_FPS`: video frames analysed per second (2).
+    pub video_sample_fps: f64,
+    /// `MAX_VIDEO_FRAMES`: most frames analysed per video; longer videos are sampled evenly (60).
+    pub max_video_frames: usize,
     /// `EMOTION_WARMUP`: load models at start-up instead of on first use (off).
     pub warmup: bool,
     /// `EMOTION_FUSION_PRIORS`: starting weight of each modality in multimodal fusion (`text=0.4,audio=0.3,face=0.3`).
@@ -66,6 +70,8 @@ impl Default for Config {
             max_audio_bytes: 10 * 1024 * 1024,
             max_video_bytes: 50 * 1024 * 1024,
             max_image_pixels: 50_000_000,
+            video_sample_fps: 2.0,
+            max_video_frames: 60,
             warmup: false,
             fusion_priors: FusionPriors::default(),
         }
@@ -121,6 +127,18 @@ impl Config {
             config.max_image_pixels = match value.parse::<u64>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(bad(var, &value, "expected a positive number of pixels")),
+            };
+        }
+        if let Some((var, value)) = get("VIDEO_SAMPLE_FPS") {
+            config.video_sample_fps = match value.parse::<f64>() {
+                Ok(fps) if fps > 0.0 && fps <= 60.0 => fps,
+                _ => return Err(bad(var, &value, "expected frames per second above 0, at most 60")),
+            };
+        }
+        if let Some((var, value)) = get("MAX_VIDEO_FRAMES") {
+            config.max_video_frames = match value.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => return Err(bad(var, &value, "expected a whole number from 1 to 10000")),
             };
         }
         if let Some((var, value)) = get("EMOTION_WARMUP") {
@@ -188,6 +206,7 @@ mod tests {
         assert_eq!(c.max_audio_bytes, 10 * 1024 * 1024);
         assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
         assert_eq!(c.max_image_pixels, 50_000_000);
+        assert_eq!((c.video_sample_fps, c.max_video_frames), (2.0, 60));
         assert_eq!(c.precision, Precision::Int8);
         assert_eq!(c.device, Device::Cpu);
         assert!(!c.warmup);
@@ -215,6 +234,8 @@ mod tests {
         assert_eq!(config(&[("MAX_TEXT_LENGTH", "-1")]).unwrap_err().variable, "MAX_TEXT_LENGTH");
         assert_eq!(config(&[("EMOTION_WARMUP", "yes please")]).unwrap_err().variable, "EMOTION_WARMUP");
         assert_eq!(config(&[("MAX_IMAGE_PIXELS", "0")]).unwrap_err().variable, "MAX_IMAGE_PIXELS");
+        assert_eq!(config(&[("VIDEO_SAMPLE_FPS", "0")]).unwrap_err().variable, "VIDEO_SAMPLE_FPS");
+        assert_eq!(config(&[("MAX_VIDEO_FRAMES", "many")]).unwrap_err().variable, "MAX_VIDEO_FRAMES");
         for priors in ["text=0", "speech=1", "text", "text=-1", "face=nan"] {
             assert_eq!(config(&[("EMOTION_FUSION_PRIORS", priors)]).unwrap_err().variable, "EMOTION_FUSION_PRIORS", "{priors}");
         }

@@ -20,6 +20,9 @@ pub struct AnalysisResult {
     /// Per-window results of audio (a timeline), when the request asks for them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segments: Option<Vec<crate::audio::TimeSegment>>,
+    /// The analysed frames of a video, in time order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Vec<crate::face::VideoMoment>>,
     /// Every face found in an image, with its box, emotions and geometry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub faces: Option<Vec<crate::face::FaceResult>>,
@@ -33,7 +36,7 @@ impl AnalysisResult {
     /// A result whose dominant emotion and confidence are read from `emotions`.
     pub fn new(emotions: EmotionScores, metadata: Metadata) -> Self {
         let (dominant_emotion, confidence) = emotions.dominant();
-        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None, segments: None, faces: None, annotated_png: None }
+        AnalysisResult { dominant_emotion, confidence, emotions, metadata, sentences: None, segments: None, timeline: None, faces: None, annotated_png: None }
     }
 }
 

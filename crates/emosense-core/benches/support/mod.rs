@@ -21,7 +21,16 @@ pub fn peak_rss_mb() -> Option<f64> {
 
 /// An image of `tests/data/images`.
 pub fn read_image(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../../tests/data/images/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+    read_fixture("images", name)
+}
+
+/// A video of `tests/data/video`.
+pub fn read_video(name: &str) -> Vec<u8> {
+    read_fixture("video", name)
+}
+
+fn read_fixture(folder: &str, name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../tests/data/{folder}/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
 }
 
 /// The 512 px portrait scaled to 480 px high on a 640 x 480 grey canvas, as JPEG.

@@ -1,6 +1,7 @@
 //! Facial emotion analysis: image → upright RGB → face boxes (TinyFaceDetector) → 468 landmarks per face
 //! (FaceMesh) → geometric features → a tier ladder of expression ensemble → geometry rules → neutral prior, per face.
-//! The answer is the largest face's; every face is listed with its box, emotions and geometry.
+//! The answer is the largest face's; every face is listed with its box, emotions and geometry. A video (H.264 in
+//! MP4, animated GIF) is sampled at a fixed rate and each sampled frame goes through the same pipeline.
 
 mod annotate;
 mod detect;
@@ -8,6 +9,7 @@ mod expression;
 mod geometry;
 pub mod image;
 mod mesh;
+mod video;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -27,6 +29,7 @@ use crate::tier::{Ladder, Rung, Tier};
 pub use self::image::{FaceBox, SourceFormat};
 pub use expression::MEMBERS as EXPRESSION_MEMBERS;
 pub use geometry::Geometry;
+pub use video::VideoInfo;
 
 /// Id of the face detector in `models-quantized/face/manifest.json`.
 pub const DETECTOR_MODEL: &str = "face-detector-tiny";
@@ -126,6 +129,19 @@ pub struct FrameAnalysis {
     pub stages_ms: StageTimes,
 }
 
+/// One analysed frame of a video: its time and the main face's emotions (the neutral prior when it has no face).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct VideoMoment {
+    /// Seconds from the start of the video.
+    pub t: f64,
+    /// Faces found in the frame.
+    pub faces: usize,
+    pub dominant_emotion: Emotion,
+    #[serde(serialize_with = "crate::result::serialize_prob")]
+    pub confidence: f32,
+    pub emotions: EmotionScores,
+}
+
 /// Milliseconds spent in each stage of the pipeline (model loading included on first use).
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct StageTimes {
@@ -156,6 +172,7 @@ pub struct FaceAnalyzer {
     max_bytes: u64,
     max_pixels: u64,
     precision: Precision,
+    sampling: video::Sampling,
 }
 
 impl FaceAnalyzer {
@@ -203,12 +220,18 @@ impl FaceAnalyzer {
             max_bytes: config.max_video_bytes,
             max_pixels: config.max_image_pixels,
             precision: config.precision,
+            sampling: video::Sampling { interval_s: 1.0 / config.video_sample_fps, max_frames: config.max_video_frames },
         }
     }
 
     /// Decodes an image file (JPEG, PNG, WebP, GIF, BMP) within the size and pixel limits; `field` names the request
     /// field in errors.
     pub fn decode(&self, field: &str, bytes: &[u8]) -> Result<image::Decoded> {
+        self.check_size(field, bytes)?;
+        image::decode(field, bytes, self.max_pixels)
+    }
+
+    fn check_size(&self, field: &str, bytes: &[u8]) -> Result<()> {
         if bytes.len() as u64 > self.max_bytes {
             return Err(Error::TooLarge {
                 field: field.to_owned(),
@@ -218,12 +241,16 @@ impl FaceAnalyzer {
                 limit_source: "MAX_VIDEO_FILE_SIZE",
             });
         }
-        image::decode(field, bytes, self.max_pixels)
+        Ok(())
     }
 
-    /// Analyses one image file; `field` names the request field in errors.
+    /// Analyses one image or video file (told apart by its first bytes); `field` names the request field in errors.
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
+        self.check_size(field, bytes)?;
+        if let Some(container) = video::Container::sniff(bytes) {
+            return self.analyze_video(field, bytes, container, options, started);
+        }
         let decoded = self.decode(field, bytes)?;
         let decode_ms = elapsed_ms(started);
         let mut frame = self.analyze_frame(&decoded.rgb, options)?;
@@ -256,6 +283,51 @@ impl FaceAnalyzer {
         );
         result.faces = Some(frame.faces);
         result.annotated_png = annotated;
+        Ok(result)
+    }
+
+    /// Samples a video's frames, analyses each, and answers with their mean (over the frames with a face) and the
+    /// timeline.
+    fn analyze_video(&self, field: &str, bytes: &[u8], container: video::Container, options: &FaceOptions, started: Instant) -> Result<AnalysisResult> {
+        if options.landmarks || options.annotate {
+            return Err(Error::invalid(field, "is a video: landmarks and annotate are for images (a video answers with a timeline)"));
+        }
+        let mut timeline = Vec::new();
+        let mut with_faces: Vec<FrameAnalysis> = Vec::new();
+        let mut most_faces = 0;
+        let mut skipped = Vec::new();
+        let info = video::for_each_sampled_frame(field, bytes, container, self.max_pixels, self.sampling, |t, frame| {
+            let analysis = self.analyze_frame(frame, options)?;
+            let emotions = analysis.emotions();
+            let (dominant_emotion, confidence) = emotions.dominant();
+            timeline.push(VideoMoment { t, faces: analysis.faces.len(), dominant_emotion, confidence, emotions });
+            most_faces = most_faces.max(analysis.faces.len());
+            if analysis.faces.is_empty() {
+                skipped = analysis.skipped;
+            } else {
+                with_faces.push(analysis);
+            }
+            Ok(())
+        })?;
+        let emotions = if with_faces.is_empty() { neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|f| (&f.faces[f.main_face.unwrap_or(0)].emotions, 1.0))) };
+        let (tier, model, model_version) = match with_faces.first() {
+            Some(first) => {
+                skipped = first.skipped.clone();
+                (first.tier, first.model.clone(), first.model_version.clone())
+            }
+            None => (Tier::Fallback, FALLBACK_MODEL.to_owned(), manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL)),
+        };
+        let mut details = serde_json::Map::new();
+        details.insert("faces_detected".into(), most_faces.into());
+        details.insert("frames_analyzed".into(), timeline.len().into());
+        details.insert("frames_with_faces".into(), with_faces.len().into());
+        details.insert("video".into(), serde_json::to_value(&info).unwrap_or_default());
+        if tier == Tier::Primary {
+            details.insert("precision".into(), self.precision.as_str().into());
+        }
+        let metadata = Metadata { modality: Modality::Face, tier, model, model_version, latency_ms: elapsed_ms(started), skipped_tiers: skipped, details };
+        let mut result = AnalysisResult::new(emotions, metadata);
+        result.timeline = Some(timeline);
         Ok(result)
     }
 

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::emotion::{round4, Emotion, EmotionScores};
+use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
 use crate::registry::Modality;
 use crate::result::{serialize_prob, AnalysisResult};
@@ -141,7 +141,7 @@ pub struct FusionMetadata {
     /// One entry per modality used, in the order of `modalities_used`.
     pub weights: Vec<FusionWeight>,
     /// 1 − mean pairwise Jensen–Shannon divergence of the modalities' distributions; `null` with one modality.
-    #[serde(serialize_with = "serialize_optional_prob")]
+    #[serde(serialize_with = "crate::result::serialize_optional_prob")]
     pub agreement: Option<f32>,
     /// Modalities that answered from a lower tier than requested (a model missing or failing).
     pub degraded_modalities: Vec<Modality>,
@@ -159,12 +159,6 @@ pub struct MultimodalResult {
     pub metadata: FusionMetadata,
 }
 
-fn serialize_optional_prob<S: serde::Serializer>(p: &Option<f32>, s: S) -> std::result::Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => s.serialize_f64(round4(*p)),
-        None => s.serialize_none(),
-    }
-}
 
 impl EmoSense {
     /// Analyses every modality present in `input` concurrently and fuses the answers. A modality that fails on its

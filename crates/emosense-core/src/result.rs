@@ -75,6 +75,13 @@ pub(crate) fn serialize_prob<S: serde::Serializer>(p: &f32, s: S) -> Result<S::O
     s.serialize_f64(round4(*p))
 }
 
+pub(crate) fn serialize_optional_prob<S: serde::Serializer>(p: &Option<f32>, s: S) -> Result<S::Ok, S::Error> {
+    match p {
+        Some(p) => serialize_prob(p, s),
+        None => s.serialize_none(),
+    }
+}
+
 fn serialize_png<S: serde::Serializer>(png: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
     use base64::Engine;
     match png {

@@ -106,7 +106,7 @@ pub struct FaceResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub geometry: Option<Geometry>,
     /// The landmark model's confidence that its crop holds a face (0..1).
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_optional_prob")]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "crate::result::serialize_optional_prob")]
     pub landmark_presence: Option<f32>,
     /// 468 × (x, y, z) in image pixels, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -470,13 +470,6 @@ impl FaceAnalyzer {
 pub fn mean_of_members<Name>(members: &[(Name, Vec<EmotionScores>)]) -> Vec<EmotionScores> {
     let faces = members.first().map_or(0, |(_, s)| s.len());
     (0..faces).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, scores)| (&scores[i], 1.0)))).collect()
-}
-
-fn serialize_optional_prob<S: serde::Serializer>(p: &Option<f32>, s: S) -> std::result::Result<S::Ok, S::Error> {
-    match p {
-        Some(p) => crate::result::serialize_prob(p, s),
-        None => s.serialize_none(),
-    }
 }
 
 fn round_box(b: FaceBox) -> FaceBox {

@@ -13,10 +13,9 @@ mod upload;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use emosense_core::{Config, ConfigError, EmoSense};
 use http::{Request, Response};
-use bytes::Buf;
 use futures_util::StreamExt;
 use http_body_util::{BodyDataStream, BodyExt, LengthLimitError, Limited};
 

@@ -101,7 +101,8 @@ pub(crate) struct AudioRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct FaceRequest {
-    /// An image file (JPEG, PNG, WebP, GIF, BMP), base64 (a `data:image/...;base64,` prefix is allowed).
+    /// An image file (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 in MP4, animated GIF), base64 (a
+    /// `data:image/...;base64,` prefix is allowed).
     #[schemars(length(min = 1))]
     image_base64: String,
     #[serde(default)]
@@ -128,7 +129,8 @@ pub(crate) struct MultimodalRequest {
     /// A WAV file, base64.
     #[serde(default)]
     audio_base64: Option<String>,
-    /// An image (JPEG, PNG, WebP, GIF, BMP), base64; the kind is read from its first bytes.
+    /// An image (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 in MP4, animated GIF), base64; the kind is read from
+    /// its first bytes.
     #[serde(default)]
     video_base64: Option<String>,
     /// Accepted for compatibility; must be `multimodal` on this route.

@@ -293,34 +293,34 @@ impl FaceAnalyzer {
             return Err(Error::invalid(field, "is a video: landmarks and annotate are for images (a video answers with a timeline)"));
         }
         let mut timeline = Vec::new();
-        let mut with_faces: Vec<FrameAnalysis> = Vec::new();
-        let mut most_faces = 0;
-        let mut skipped = Vec::new();
+        let (mut first_with_face, mut skipped) = (None::<FrameAnalysis>, Vec::new());
         let info = video::for_each_sampled_frame(field, bytes, container, self.max_pixels, self.sampling, |t, frame| {
             let analysis = self.analyze_frame(frame, options)?;
             let emotions = analysis.emotions();
             let (dominant_emotion, confidence) = emotions.dominant();
             timeline.push(VideoMoment { t, faces: analysis.faces.len(), dominant_emotion, confidence, emotions });
-            most_faces = most_faces.max(analysis.faces.len());
             if analysis.faces.is_empty() {
                 skipped = analysis.skipped;
-            } else {
-                with_faces.push(analysis);
+            } else if first_with_face.is_none() {
+                first_with_face = Some(analysis);
             }
             Ok(())
         })?;
-        let emotions = if with_faces.is_empty() { neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|f| (&f.faces[f.main_face.unwrap_or(0)].emotions, 1.0))) };
-        let (tier, model, model_version) = match with_faces.first() {
+        let with_faces: Vec<&VideoMoment> = timeline.iter().filter(|m| m.faces > 0).collect();
+        let emotions = if with_faces.is_empty() { neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|m| (&m.emotions, 1.0))) };
+        let most_faces = timeline.iter().map(|m| m.faces).max().unwrap_or(0);
+        let frames_with_faces = with_faces.len();
+        let (tier, model, model_version) = match first_with_face {
             Some(first) => {
-                skipped = first.skipped.clone();
-                (first.tier, first.model.clone(), first.model_version.clone())
+                skipped = first.skipped;
+                (first.tier, first.model, first.model_version)
             }
             None => (Tier::Fallback, FALLBACK_MODEL.to_owned(), manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL)),
         };
         let mut details = serde_json::Map::new();
         details.insert("faces_detected".into(), most_faces.into());
         details.insert("frames_analyzed".into(), timeline.len().into());
-        details.insert("frames_with_faces".into(), with_faces.len().into());
+        details.insert("frames_with_faces".into(), frames_with_faces.into());
         details.insert("video".into(), serde_json::to_value(&info).unwrap_or_default());
         if tier == Tier::Primary {
             details.insert("precision".into(), self.precision.as_str().into());

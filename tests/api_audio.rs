@@ -131,5 +131,5 @@ fn warm_up_loads_only_the_modalities_deployed() {
     }
     let speech_only = api_with(Config { model_dir: bundle, ..Config::default() });
     assert_eq!(speech_only.engine().warm_up(), Ok(()));
-    assert_eq!(speech_only.engine().loaded_models(), ["audio-mlp-emodb"]);
+    assert_eq!(speech_only.engine().loaded_models(), ["audio-cnn-mlp-emodb"]);
 }

@@ -35,8 +35,9 @@ enum Command {
         #[command(subcommand)]
         input: AnalyzeInput,
     },
-    /// Print the speech feature vectors the audio models read: a first line `{"feature_names": [...]}`, then one
-    /// line per file `{"file", "windows": [[...], ...]}` (or `{"file", "error"}`), for training and checks.
+    /// Print what the audio models read: a first line `{"feature_names": [...]}`, then one line per file
+    /// `{"file", "windows": [{"features": [...], "log_mel": [[40 bands], ...]}, ...]}` (or `{"file", "error"}`),
+    /// for training and checks.
     Features {
         /// WAV files.
         #[arg(required = true)]
@@ -271,7 +272,10 @@ fn print_features(engine: &EmoSense, files: &[PathBuf]) -> Result<ExitCode, Stri
         let prepared = std::fs::read(file).map_err(|e| e.to_string()).and_then(|bytes| engine.audio().prepare("audio", &bytes).map_err(|e| e.to_string()));
         match prepared {
             Ok(prepared) => {
-                let windows: Vec<Vec<f32>> = AudioAnalyzer::window_features(&prepared).into_iter().map(|(_, v)| v).collect();
+                let windows: Vec<serde_json::Value> = AudioAnalyzer::windows(&prepared)
+                    .into_iter()
+                    .map(|window| serde_json::json!({"features": window.features, "log_mel": window.log_mel.iter().map(|frame| frame.to_vec()).collect::<Vec<_>>()}))
+                    .collect();
                 write(serde_json::json!({"file": name, "windows": windows}))?;
             }
             Err(e) => write(serde_json::json!({"file": name, "error": e}))?,

@@ -37,24 +37,19 @@ pub struct Frames {
     pub rms: Vec<f32>,
     /// Pitch in Hz of voiced frames, `None` for unvoiced ones.
     pub pitch_hz: Vec<Option<f32>>,
+    /// Height of the normalised autocorrelation peak in the pitch range (0 to about 1: how periodic the frame is).
+    pub voicing: Vec<f32>,
 }
 
 /// Names of the summary features, in the order of [`summarize`]'s vector.
 pub fn names() -> &'static [String] {
     static NAMES: OnceLock<Vec<String>> = OnceLock::new();
     NAMES.get_or_init(|| {
-        let mut names = Vec::new();
-        for stat in ["mean", "std"] {
-            names.extend((1..=MFCCS).map(|i| format!("mfcc{i}_{stat}")));
-            names.extend((1..=MFCCS).map(|i| format!("mfcc{i}_delta_{stat}")));
-            names.extend((1..=MELS).map(|i| format!("log_mel{i}_{stat}")));
-            names.extend(["centroid_hz", "rolloff_hz", "flux", "zcr", "rms_db"].map(|f| format!("{f}_{stat}")));
-        }
-        names.extend(
-            ["pitch_mean_semitones", "pitch_std_semitones", "pitch_range_semitones", "pitch_slope_semitones_per_s", "voiced_fraction", "rate_peaks_per_s", "rms_db_range", "duration_s"]
-                .map(String::from),
-        );
-        names
+        // The names come from the code that computes the values, run once on a second of tone.
+        let tone: Vec<f32> = (0..RATE as usize).map(|i| (2.0 * std::f32::consts::PI * 200.0 * i as f32 / RATE as f32).sin()).collect();
+        let mut summary = Summary::naming();
+        describe(&frames(&tone), tone.len(), &mut summary);
+        summary.names.unwrap_or_default()
     })
 }
 
@@ -65,7 +60,7 @@ pub fn frames(samples: &[f32]) -> Frames {
     let filters = mel_filters();
     let count = if samples.len() < FRAME { 0 } else { 1 + (samples.len() - FRAME) / HOP };
     let mut power = Vec::with_capacity(count);
-    let mut out = Frames { log_mel: Vec::new(), mfcc: Vec::new(), centroid_hz: Vec::new(), rolloff_hz: Vec::new(), flux: Vec::new(), zcr: Vec::new(), rms: Vec::new(), pitch_hz: Vec::new() };
+    let mut out = Frames { log_mel: Vec::new(), mfcc: Vec::new(), centroid_hz: Vec::new(), rolloff_hz: Vec::new(), flux: Vec::new(), zcr: Vec::new(), rms: Vec::new(), pitch_hz: Vec::new(), voicing: Vec::new() };
     let mut input = fft.make_input_vec();
     let mut spectrum = fft.make_output_vec();
     let mut previous_magnitude = [0f32; BINS];
@@ -76,7 +71,9 @@ pub fn frames(samples: &[f32]) -> Frames {
             *x = s * w;
         }
         // Pitch copies the windowed frame into its own zero-padded buffer before the FFT below reuses `input`.
-        out.pitch_hz.push(pitch(&input));
+        let (voicing, pitch_hz) = pitch(&input);
+        out.voicing.push(voicing);
+        out.pitch_hz.push(pitch_hz);
         fft.process(&mut input, &mut spectrum).expect("buffers sized by the planner");
         let mut bins = [0f32; BINS];
         let mut magnitude = [0f32; BINS];
@@ -123,21 +120,23 @@ fn power_to_db(power: &[[f32; MELS]]) -> Vec<[f32; MELS]> {
     db.into_iter().map(|row| row.map(|v| v.max(peak - 80.0))).collect()
 }
 
-/// Pitch of one windowed frame: the peak of its autocorrelation (from a zero-padded FFT, so not circular) in the
-/// pitch range, normalised by the window's own autocorrelation, with parabolic interpolation.
-fn pitch(windowed: &[f32]) -> Option<f32> {
+/// Voicing strength and pitch of one windowed frame: the peak of its autocorrelation (from a zero-padded FFT, so
+/// not circular) in the pitch range, normalised by the window's own autocorrelation, with parabolic interpolation;
+/// no pitch when the peak stays under [`VOICING_THRESHOLD`].
+fn pitch(windowed: &[f32]) -> (f32, Option<f32>) {
     let (forward, inverse) = padded_fft();
     let mut input = forward.make_input_vec();
     input[..FRAME].copy_from_slice(windowed);
     let mut spectrum = forward.make_output_vec();
-    forward.process(&mut input, &mut spectrum).ok()?;
+    let mut acf = inverse.make_output_vec();
+    if forward.process(&mut input, &mut spectrum).is_err() {
+        return (0.0, None);
+    }
     for c in spectrum.iter_mut() {
         *c = realfft::num_complex::Complex::new(c.norm_sqr(), 0.0);
     }
-    let mut acf = inverse.make_output_vec();
-    inverse.process(&mut spectrum, &mut acf).ok()?;
-    if acf[0] <= 1e-9 {
-        return None;
+    if inverse.process(&mut spectrum, &mut acf).is_err() || acf[0] <= 1e-9 {
+        return (0.0, None);
     }
     let window_acf = window_autocorrelation();
     let normalised = |lag: usize| acf[lag] / acf[0] / window_acf[lag];
@@ -145,66 +144,213 @@ fn pitch(windowed: &[f32]) -> Option<f32> {
     let max_lag = ((RATE as f32 / PITCH_RANGE.0).ceil() as usize).min(FRAME / 2);
     let strongest = (min_lag..=max_lag).map(normalised).fold(f32::NEG_INFINITY, f32::max);
     if strongest < VOICING_THRESHOLD {
-        return None;
+        return (strongest.max(0.0), None);
     }
     // Multiples of the period peak about as high as the period itself: take the shortest lag whose peak comes
     // within 10 % of the strongest, which avoids octave errors downwards.
-    let best = (min_lag + 1..max_lag).find(|&lag| {
+    let Some(best) = (min_lag + 1..max_lag).find(|&lag| {
         let value = normalised(lag);
         value >= 0.9 * strongest && value >= normalised(lag - 1) && value >= normalised(lag + 1)
-    })?;
+    }) else {
+        return (strongest, None);
+    };
     let (left, centre, right) = (normalised(best - 1), normalised(best), normalised(best + 1));
     let denominator = left - 2.0 * centre + right;
     let offset = if denominator.abs() > 1e-9 { 0.5 * (left - right) / denominator } else { 0.0 };
-    Some(RATE as f32 / (best as f32 + offset.clamp(-0.5, 0.5)))
+    (strongest, Some(RATE as f32 / (best as f32 + offset.clamp(-0.5, 0.5))))
 }
 
 /// Summary vector of a stretch of audio (see [`names`]); `samples` are 16 kHz mono.
 pub fn summarize(samples: &[f32]) -> Vec<f32> {
-    let frames = frames(samples);
-    let count = frames.mfcc.len();
-    let deltas = deltas(&frames.mfcc);
-    let rms_db: Vec<f32> = frames.rms.iter().map(|r| 20.0 * r.max(1e-5).log10()).collect();
-    let mut columns: Vec<Vec<f32>> = Vec::new();
-    columns.extend((0..MFCCS).map(|k| frames.mfcc.iter().map(|m| m[k]).collect()));
-    columns.extend((0..MFCCS).map(|k| deltas.iter().map(|d| d[k]).collect()));
-    columns.extend((0..MELS).map(|k| frames.log_mel.iter().map(|m| m[k]).collect()));
-    columns.extend([frames.centroid_hz.clone(), frames.rolloff_hz.clone(), frames.flux.clone(), frames.zcr.clone(), rms_db.clone()]);
-    let mut vector: Vec<f32> = columns.iter().map(|c| mean(c)).collect();
-    vector.extend(columns.iter().map(|c| std(c)));
+    summary_and_log_mel(samples).0
+}
 
-    let voiced: Vec<(f32, f32)> = frames
+/// Summary vector and log-mel frames (`[frame][band]`, dB) of a stretch of 16 kHz mono audio, from one pass.
+pub fn summary_and_log_mel(samples: &[f32]) -> (Vec<f32>, Vec<[f32; MELS]>) {
+    let frames = frames(samples);
+    let mut summary = Summary::values();
+    describe(&frames, samples.len(), &mut summary);
+    (summary.values, frames.log_mel)
+}
+
+/// Statistics of one frame-level series over a stretch of audio.
+#[derive(Debug, Clone, Copy)]
+enum Stats {
+    /// Mean and standard deviation.
+    MeanStd,
+    /// Mean, standard deviation, skewness, excess kurtosis, 10th/50th/90th percentiles, their 10-90 range and
+    /// the least-squares slope per second.
+    Full,
+}
+
+/// A feature vector under construction, with its names when they are wanted.
+struct Summary {
+    values: Vec<f32>,
+    names: Option<Vec<String>>,
+}
+
+impl Summary {
+    fn values() -> Self {
+        Summary { values: Vec::with_capacity(400), names: None }
+    }
+
+    fn naming() -> Self {
+        Summary { values: Vec::new(), names: Some(Vec::new()) }
+    }
+
+    fn push(&mut self, name: &str, value: f32) {
+        self.values.push(if value.is_finite() { value } else { 0.0 });
+        if let Some(names) = &mut self.names {
+            names.push(name.to_owned());
+        }
+    }
+
+    /// Pushes `stats` of `series` (a series without values counts as one zero).
+    fn series(&mut self, name: &str, series: &[f32], stats: Stats) {
+        let series = if series.is_empty() { &[0.0][..] } else { series };
+        let m = mean(series);
+        let central = |power: i32| mean(&series.iter().map(|v| (v - m).powi(power)).collect::<Vec<_>>());
+        let variance = central(2);
+        self.push(&format!("{name}_mean"), m);
+        self.push(&format!("{name}_std"), variance.sqrt());
+        if let Stats::Full = stats {
+            let flat = variance <= 1e-12;
+            self.push(&format!("{name}_skew"), if flat { 0.0 } else { central(3) / variance.powf(1.5) });
+            self.push(&format!("{name}_kurtosis"), if flat { 0.0 } else { central(4) / (variance * variance) - 3.0 });
+            let mut sorted = series.to_vec();
+            sorted.sort_by(f32::total_cmp);
+            let (p10, p50, p90) = (percentile(&sorted, 0.1), percentile(&sorted, 0.5), percentile(&sorted, 0.9));
+            self.push(&format!("{name}_p10"), p10);
+            self.push(&format!("{name}_p50"), p50);
+            self.push(&format!("{name}_p90"), p90);
+            self.push(&format!("{name}_p10_p90_range"), p90 - p10);
+            let points: Vec<(f32, f32)> = series.iter().enumerate().map(|(i, v)| (i as f32 * HOP as f32 / RATE as f32, *v)).collect();
+            self.push(&format!("{name}_slope_per_s"), slope(&points));
+        }
+    }
+}
+
+/// Writes the summary of `frames` (of `sample_count` samples) into `summary`: cepstral, mel, spectral and
+/// voice-quality series with their statistics, then prosody (pitch, voicing, rate, loudness).
+fn describe(frames: &Frames, sample_count: usize, summary: &mut Summary) {
+    let count = frames.mfcc.len();
+    let coefficient = |rows: &[[f32; MFCCS]], k: usize| rows.iter().map(|r| r[k]).collect::<Vec<f32>>();
+    let mfcc_deltas = deltas(&frames.mfcc);
+    let voiced: Vec<bool> = frames.pitch_hz.iter().map(Option::is_some).collect();
+    for k in 0..MFCCS {
+        summary.series(&format!("mfcc{}", k + 1), &coefficient(&frames.mfcc, k), Stats::Full);
+    }
+    for k in 0..MFCCS {
+        summary.series(&format!("mfcc{}_delta", k + 1), &coefficient(&mfcc_deltas, k), Stats::MeanStd);
+    }
+    for k in 0..MELS {
+        summary.series(&format!("log_mel{}", k + 1), &frames.log_mel.iter().map(|m| m[k]).collect::<Vec<_>>(), Stats::MeanStd);
+    }
+    let rms_db: Vec<f32> = frames.rms.iter().map(|r| 20.0 * r.max(1e-5).log10()).collect();
+    for (name, series) in [
+        ("centroid_hz", &frames.centroid_hz),
+        ("rolloff_hz", &frames.rolloff_hz),
+        ("flux", &frames.flux),
+        ("zcr", &frames.zcr),
+        ("rms_db", &rms_db),
+        ("mel_slope_db_per_band", &frames.log_mel.iter().map(mel_slope).collect()),
+        ("alpha_ratio_db", &frames.log_mel.iter().map(alpha_ratio).collect()),
+        ("hammarberg_db", &frames.log_mel.iter().map(hammarberg).collect()),
+    ] {
+        summary.series(name, series, Stats::Full);
+    }
+
+    let voiced_pitch: Vec<(f32, f32)> = frames
         .pitch_hz
         .iter()
         .enumerate()
         .filter_map(|(i, p)| p.map(|hz| (i as f32 * HOP as f32 / RATE as f32, 12.0 * (hz / 100.0).log2())))
         .collect();
-    let semitones: Vec<f32> = voiced.iter().map(|v| v.1).collect();
+    let semitones: Vec<f32> = voiced_pitch.iter().map(|v| v.1).collect();
     let mut sorted = semitones.clone();
     sorted.sort_by(f32::total_cmp);
-    let percentile = |q: f32| if sorted.is_empty() { 0.0 } else { sorted[((sorted.len() - 1) as f32 * q).round() as usize] };
-    let duration = samples.len() as f32 / RATE as f32;
-    vector.extend([
-        mean(&semitones),
-        std(&semitones),
-        percentile(0.9) - percentile(0.1),
-        slope(&voiced),
-        if count == 0 { 0.0 } else { voiced.len() as f32 / count as f32 },
-        energy_peaks(&rms_db) as f32 / duration.max(1e-3),
-        {
-            let mut sorted_db = rms_db.clone();
-            sorted_db.sort_by(f32::total_cmp);
-            if sorted_db.is_empty() { 0.0 } else { sorted_db[(sorted_db.len() - 1) * 95 / 100] - sorted_db[(sorted_db.len() - 1) * 5 / 100] }
-        },
-        duration,
-    ]);
-    vector
+    let duration = sample_count as f32 / RATE as f32;
+    let mut sorted_db = rms_db.clone();
+    sorted_db.sort_by(f32::total_cmp);
+    summary.push("pitch_mean_semitones", mean(&semitones));
+    summary.push("pitch_std_semitones", std(&semitones));
+    summary.push("pitch_range_semitones", percentile(&sorted, 0.9) - percentile(&sorted, 0.1));
+    summary.push("pitch_slope_semitones_per_s", slope(&voiced_pitch));
+    summary.push("voiced_fraction", if count == 0 { 0.0 } else { voiced_pitch.len() as f32 / count as f32 });
+    summary.push("rate_peaks_per_s", energy_peaks(&rms_db) as f32 / duration.max(1e-3));
+    summary.push("rms_db_range", percentile(&sorted_db, 0.95) - percentile(&sorted_db, 0.05));
+    summary.push("duration_s", duration);
+
+    let pitch_steps: Vec<f32> = semitones.windows(2).map(|w| w[1] - w[0]).collect();
+    let rms_db_rows: Vec<[f32; 1]> = rms_db.iter().map(|v| [*v]).collect();
+    let rms_db_deltas: Vec<f32> = deltas(&rms_db_rows).iter().map(|d| d[0]).collect();
+    summary.series("pitch_semitones", &semitones, Stats::Full);
+    summary.series("pitch_step_semitones", &pitch_steps, Stats::MeanStd);
+    summary.series("voicing_strength", &frames.voicing, Stats::Full);
+    summary.series("rms_db_delta", &rms_db_deltas, Stats::Full);
+    let runs = voiced_runs(&voiced);
+    let run_seconds: Vec<f32> = runs.iter().map(|&frames| frames as f32 * HOP as f32 / RATE as f32).collect();
+    summary.push("voiced_runs_per_s", runs.len() as f32 / (count as f32 * HOP as f32 / RATE as f32).max(1e-3));
+    summary.push("voiced_run_mean_s", mean(&run_seconds));
+    summary.push("voiced_run_std_s", std(&run_seconds));
+
+    // Voiced frames carry the vowels' spectra, unvoiced ones the consonants' and pauses'; with none of a kind,
+    // all frames stand in.
+    let of_kind = |want: bool| -> Vec<[f32; MFCCS]> {
+        let picked: Vec<[f32; MFCCS]> = frames.mfcc.iter().zip(&voiced).filter(|(_, v)| **v == want).map(|(m, _)| *m).collect();
+        if picked.is_empty() { frames.mfcc.clone() } else { picked }
+    };
+    let (voiced_mfcc, unvoiced_mfcc) = (of_kind(true), of_kind(false));
+    for k in 0..MFCCS {
+        summary.series(&format!("voiced_mfcc{}", k + 1), &coefficient(&voiced_mfcc, k), Stats::MeanStd);
+    }
+    for k in 0..MFCCS {
+        summary.push(&format!("unvoiced_mfcc{}_mean", k + 1), mean(&coefficient(&unvoiced_mfcc, k)));
+    }
+}
+
+/// Lower band index of the "above about 1 kHz" part of the mel spectrum (band centres rise ~1.1 mel per band).
+const MEL_BAND_1KHZ: usize = 15;
+/// Lower band index of the "above about 2 kHz" part.
+const MEL_BAND_2KHZ: usize = 22;
+
+/// Least-squares slope of a frame's log-mel spectrum, dB per band (spectral tilt).
+fn mel_slope(log_mel: &[f32; MELS]) -> f32 {
+    let points: Vec<(f32, f32)> = log_mel.iter().enumerate().map(|(i, v)| (i as f32, *v)).collect();
+    slope(&points)
+}
+
+/// Energy above about 1 kHz over energy below it, in dB.
+fn alpha_ratio(log_mel: &[f32; MELS]) -> f32 {
+    let energy = |bands: &[f32]| 10.0 * bands.iter().map(|db| 10f32.powf(db / 10.0)).sum::<f32>().max(1e-10).log10();
+    energy(&log_mel[MEL_BAND_1KHZ..]) - energy(&log_mel[..MEL_BAND_1KHZ])
+}
+
+/// Strongest band below about 2 kHz minus strongest band above it, in dB (Hammarberg index).
+fn hammarberg(log_mel: &[f32; MELS]) -> f32 {
+    let peak = |bands: &[f32]| bands.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    peak(&log_mel[..MEL_BAND_2KHZ]) - peak(&log_mel[MEL_BAND_2KHZ..])
+}
+
+/// Lengths in frames of the runs of consecutive voiced frames.
+fn voiced_runs(voiced: &[bool]) -> Vec<usize> {
+    voiced.split(|v| !v).map(<[bool]>::len).filter(|&len| len > 0).collect()
+}
+
+/// `q`-quantile of sorted values with linear interpolation (0 when empty).
+fn percentile(sorted: &[f32], q: f32) -> f32 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let position = (sorted.len() - 1) as f32 * q;
+    let (low, high) = (position.floor() as usize, position.ceil() as usize);
+    sorted[low] + (sorted[high] - sorted[low]) * (position - low as f32)
 }
 
 /// Regression deltas over ±2 frames (HTK), edges repeated.
-fn deltas(mfcc: &[[f32; MFCCS]]) -> Vec<[f32; MFCCS]> {
-    let n = mfcc.len();
-    let at = |i: isize| mfcc[i.clamp(0, n as isize - 1) as usize];
+fn deltas<const N: usize>(rows: &[[f32; N]]) -> Vec<[f32; N]> {
+    let n = rows.len();
+    let at = |i: isize| rows[i.clamp(0, n as isize - 1) as usize];
     (0..n as isize)
         .map(|t| std::array::from_fn(|k| (1..=2).map(|d| d as f32 * (at(t + d)[k] - at(t - d)[k])).sum::<f32>() / 10.0))
         .collect()
@@ -369,6 +515,47 @@ mod tests {
         let f = frames(&tone(200.0, 1.0, 0.5));
         assert_eq!(f.mfcc.len(), 1 + (16_000 - FRAME) / HOP);
         assert_eq!(summarize(&tone(200.0, 1.0, 0.5)).len(), names().len());
+        let unique: std::collections::HashSet<&String> = names().iter().collect();
+        assert_eq!(unique.len(), names().len(), "feature names repeat");
+    }
+
+    #[test]
+    fn series_statistics_follow_their_definitions() {
+        let ramp: Vec<f32> = (0..=100).map(|i| i as f32).collect();
+        let mut summary = Summary::naming();
+        summary.series("ramp", &ramp, Stats::Full);
+        summary.series("empty", &[], Stats::MeanStd);
+        let names = summary.names.clone().unwrap();
+        let at = |name: &str| summary.values[names.iter().position(|n| n == name).unwrap()];
+        for (name, expected, tolerance) in [
+            ("ramp_mean", 50.0, 1e-4),
+            ("ramp_std", 850f32.sqrt(), 1e-3),
+            ("ramp_skew", 0.0, 1e-4),
+            ("ramp_kurtosis", -1.2, 1e-3),
+            ("ramp_p10", 10.0, 1e-4),
+            ("ramp_p50", 50.0, 1e-4),
+            ("ramp_p90", 90.0, 1e-4),
+            ("ramp_p10_p90_range", 80.0, 1e-4),
+            ("ramp_slope_per_s", 100.0, 1e-2),
+            ("empty_mean", 0.0, 0.0),
+            ("empty_std", 0.0, 0.0),
+        ] {
+            assert!((at(name) - expected).abs() <= tolerance, "{name}: {} (expected {expected})", at(name));
+        }
+    }
+
+    #[test]
+    fn voiced_runs_and_spectral_balance() {
+        assert_eq!(voiced_runs(&[true, true, false, true, false, false, true, true, true]), vec![2, 1, 3]);
+        assert!(voiced_runs(&[false, false]).is_empty());
+        let flat = [0.0f32; MELS];
+        assert!(mel_slope(&flat).abs() < 1e-6);
+        assert!(hammarberg(&flat).abs() < 1e-6);
+        let expected_alpha = 10.0 * ((MELS - MEL_BAND_1KHZ) as f32 / MEL_BAND_1KHZ as f32).log10();
+        assert!((alpha_ratio(&flat) - expected_alpha).abs() < 1e-4);
+        let falling: [f32; MELS] = std::array::from_fn(|i| -(i as f32));
+        assert!((mel_slope(&falling) + 1.0).abs() < 1e-4);
+        assert!((hammarberg(&falling) - MEL_BAND_2KHZ as f32).abs() < 1e-4);
     }
 
     #[test]

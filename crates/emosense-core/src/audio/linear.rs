@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{features, AudioModel};
+use super::{features, AudioModel, Window};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
@@ -50,11 +50,11 @@ impl Linear {
 }
 
 impl AudioModel for Linear {
-    fn score(&self, windows: &[Vec<f32>]) -> Result<Vec<EmotionScores>> {
+    fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
         Ok(windows
             .iter()
-            .map(|x| {
-                let z: Vec<f32> = x.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect();
+            .map(|window| {
+                let z: Vec<f32> = window.features.iter().zip(&self.mean).zip(&self.scale).map(|((v, m), s)| (v - m) / s).collect();
                 let logits: [f32; 7] = std::array::from_fn(|k| self.bias[k] + self.weights[k].iter().zip(&z).map(|(w, v)| w * v).sum::<f32>());
                 EmotionScores::from_logits(&logits)
             })

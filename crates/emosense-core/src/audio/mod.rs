@@ -1,13 +1,15 @@
-//! Speech emotion analysis: WAV → 16 kHz mono, silence trimmed, level normalised, 4 s windows → feature
-//! vectors → a tier ladder of MLP → logistic regression → prosody rules, averaged over the windows.
+//! Speech emotion analysis: WAV → 16 kHz mono, silence trimmed, level normalised, 4 s windows → log-mel frames
+//! and a feature vector per window → a tier ladder of neural network (CNN over log-mel + MLP over features) →
+//! logistic regression → prosody rules, averaged over the windows.
 
 mod decode;
 mod features;
 mod linear;
-mod mlp;
+mod network;
 mod prosody;
 mod resample;
 
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -21,10 +23,10 @@ use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use decode::{sniff, SourceFormat, MAX_AUDIO_SECONDS};
-pub use features::{names as feature_names, RATE as MODEL_RATE};
+pub use features::{names as feature_names, MELS as MEL_BANDS, RATE as MODEL_RATE};
 
 /// Id of the primary model in `models-quantized/audio/manifest.json`.
-pub const PRIMARY_MODEL: &str = "audio-mlp-emodb";
+pub const PRIMARY_MODEL: &str = "audio-cnn-mlp-emodb";
 /// Id of the secondary model.
 pub const SECONDARY_MODEL: &str = "audio-logreg-emodb";
 /// Id of the fallback rules.
@@ -43,9 +45,9 @@ const TRIM_BELOW_PEAK_DB: f32 = 40.0;
 /// Level every clip is normalised to (RMS, dBFS).
 const TARGET_RMS_DBFS: f32 = -20.0;
 
-/// What every rung of the audio ladder does: scores feature vectors (one per window).
+/// What every rung of the audio ladder does: scores analysis windows.
 trait AudioModel: Send + Sync {
-    fn score(&self, windows: &[Vec<f32>]) -> Result<Vec<EmotionScores>>;
+    fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>>;
     fn version(&self) -> &str;
 }
 
@@ -70,6 +72,17 @@ pub struct TimeSegment {
     #[serde(serialize_with = "crate::result::serialize_prob")]
     pub confidence: f32,
     pub emotions: EmotionScores,
+}
+
+/// One analysis window of prepared audio and what the models read from it.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Span in samples of the prepared audio.
+    pub span: Range<usize>,
+    /// Summary features, named by [`feature_names`].
+    pub features: Vec<f32>,
+    /// Log-mel frames in dB, `[frame][band]` (10 ms hop, [`MEL_BANDS`] bands).
+    pub log_mel: Vec<[f32; MEL_BANDS]>,
 }
 
 /// Audio ready for the models: 16 kHz mono, trimmed and normalised, with where it sat in the original.
@@ -106,7 +119,7 @@ impl AudioAnalyzer {
         let rungs = vec![
             Rung::new(primary.clone(), {
                 let (dir, version) = (dir.clone(), version.clone());
-                move || Ok(Box::new(mlp::Mlp::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
+                move || Ok(Box::new(network::Network::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
             }),
             Rung::new(secondary.clone(), {
                 let (dir, version) = (dir.clone(), version.clone());
@@ -145,19 +158,25 @@ impl AudioAnalyzer {
         })
     }
 
-    /// Feature vectors of each window of prepared audio, with each window's span in samples.
-    pub fn window_features(prepared: &Prepared) -> Vec<(std::ops::Range<usize>, Vec<f32>)> {
-        windows(prepared.samples.len()).into_iter().map(|range| (range.clone(), features::summarize(&prepared.samples[range]))).collect()
+    /// The analysis windows of prepared audio with what the models read from each.
+    pub fn windows(prepared: &Prepared) -> Vec<Window> {
+        window_spans(prepared.samples.len())
+            .into_iter()
+            .map(|span| {
+                let (features, log_mel) = features::summary_and_log_mel(&prepared.samples[span.clone()]);
+                Window { span, features, log_mel }
+            })
+            .collect()
     }
 
     /// Analyses one WAV file; `field` names the request field in errors.
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
         let prepared = self.prepare(field, bytes)?;
-        let (windows, vectors): (Vec<_>, Vec<_>) = Self::window_features(&prepared).into_iter().unzip();
+        let windows = Self::windows(&prepared);
         let ((scores, version), answered) =
-            self.ladder.run(options.tier, |model| Ok((model.score(&vectors)?, model.version().to_owned())))?;
-        let weights = windows.iter().map(|range| range.len() as f32);
+            self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;
+        let weights = windows.iter().map(|window| window.span.len() as f32);
         let overall = EmotionScores::weighted_mean(scores.iter().zip(weights));
         let mut details = serde_json::Map::new();
         details.insert("duration_s".into(), round3(prepared.duration_s).into());
@@ -191,9 +210,9 @@ impl AudioAnalyzer {
                 windows
                     .iter()
                     .zip(&scores)
-                    .map(|(range, s)| {
+                    .map(|(window, s)| {
                         let (dominant_emotion, confidence) = s.dominant();
-                        TimeSegment { start_s: seconds(range.start), end_s: seconds(range.end), dominant_emotion, confidence, emotions: *s }
+                        TimeSegment { start_s: seconds(window.span.start), end_s: seconds(window.span.end), dominant_emotion, confidence, emotions: *s }
                     })
                     .collect(),
             );
@@ -237,7 +256,7 @@ fn sound_span(samples: &[f32]) -> Option<(usize, usize)> {
 
 /// Window spans over `len` samples: one window when short, else [`WINDOW_SECONDS`] every [`WINDOW_STEP_SECONDS`],
 /// the last one ending at the end.
-fn windows(len: usize) -> Vec<std::ops::Range<usize>> {
+fn window_spans(len: usize) -> Vec<Range<usize>> {
     let size = (WINDOW_SECONDS * MODEL_RATE as f32) as usize;
     let step = (WINDOW_STEP_SECONDS * MODEL_RATE as f32) as usize;
     if len <= size {
@@ -259,8 +278,8 @@ mod tests {
     #[test]
     fn windows_cover_long_audio_with_overlap() {
         let rate = MODEL_RATE as usize;
-        assert_eq!(windows(3 * rate), vec![0..3 * rate]);
-        assert_eq!(windows(10 * rate), vec![0..4 * rate, 3 * rate..7 * rate, 6 * rate..10 * rate]);
+        assert_eq!(window_spans(3 * rate), vec![0..3 * rate]);
+        assert_eq!(window_spans(10 * rate), vec![0..4 * rate, 3 * rate..7 * rate, 6 * rate..10 * rate]);
     }
 
     #[test]

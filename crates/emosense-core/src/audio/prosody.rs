@@ -7,7 +7,7 @@
 //! voiced (below 0.7). The logits are soft, so confidence stays modest. Valence is not guessed: speech prosody
 //! tells arousal far better than valence.
 
-use super::{features, AudioModel};
+use super::{features, AudioModel, Window};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
@@ -34,11 +34,11 @@ impl ProsodyRules {
 }
 
 impl AudioModel for ProsodyRules {
-    fn score(&self, windows: &[Vec<f32>]) -> Result<Vec<EmotionScores>> {
+    fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
         Ok(windows
             .iter()
-            .map(|vector| {
-                let (a, bright, breathy) = Self::cues(vector);
+            .map(|window| {
+                let (a, bright, breathy) = Self::cues(&window.features);
                 let mut logits = [0f32; 7];
                 logits[Emotion::Anger.index()] = 2.0 * a + 0.5 * bright;
                 logits[Emotion::Joy.index()] = 2.0 * a;
@@ -61,19 +61,19 @@ impl AudioModel for ProsodyRules {
 mod tests {
     use super::*;
 
-    fn vector(pairs: &[(&str, f32)]) -> Vec<f32> {
-        let mut v = vec![0.0; features::names().len()];
+    fn window(pairs: &[(&str, f32)]) -> Window {
+        let mut features = vec![0.0; features::names().len()];
         for (name, value) in pairs {
-            v[features::names().iter().position(|n| n == name).unwrap()] = *value;
+            features[features::names().iter().position(|n| n == name).unwrap()] = *value;
         }
-        v
+        Window { span: 0..16_000, features, log_mel: Vec::new() }
     }
 
     #[test]
     fn lively_speech_is_aroused_and_flat_speech_is_not() {
         let rules = ProsodyRules::new("1".into());
-        let lively = vector(&[("centroid_hz_mean", 2400.0), ("pitch_mean_semitones", 17.0), ("flux_mean", 6.5), ("rate_peaks_per_s", 5.5), ("voiced_fraction", 0.8)]);
-        let flat = vector(&[("centroid_hz_mean", 1400.0), ("pitch_mean_semitones", 7.0), ("flux_mean", 4.0), ("rate_peaks_per_s", 4.0), ("voiced_fraction", 0.55)]);
+        let lively = window(&[("centroid_hz_mean", 2400.0), ("pitch_mean_semitones", 17.0), ("flux_mean", 6.5), ("rate_peaks_per_s", 5.5), ("voiced_fraction", 0.8)]);
+        let flat = window(&[("centroid_hz_mean", 1400.0), ("pitch_mean_semitones", 7.0), ("flux_mean", 4.0), ("rate_peaks_per_s", 4.0), ("voiced_fraction", 0.55)]);
         let scores = rules.score(&[lively, flat]).unwrap();
         assert_eq!(scores[0].dominant().0, Emotion::Anger);
         assert_eq!(scores[1].dominant().0, Emotion::Sadness);

@@ -1,5 +1,6 @@
-//! `POST /api/v1/emotion/analyze/audio` through the real router with WAV files made here: every sample format,
-//! resampling, the tier ladder, the timeline, the feature summary, and every class of bad input.
+//! `POST /api/v1/emotion/analyze/audio` through the real router with WAV files made here and the compressed
+//! fixtures under tests/data/audio: every sample format and container, resampling, the tier ladder, the timeline,
+//! the feature summary, and every class of bad input.
 
 mod common;
 #[path = "support/wav.rs"]
@@ -21,6 +22,10 @@ fn analyze(body: Value) -> (u16, Value) {
     send(api(), post_json(ROUTE, body.to_string()))
 }
 
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../../tests/data/{path}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+}
+
 fn speech(rate: u32) -> Vec<f32> {
     speech_like(2.5, rate, 180.0, 260.0, 4.0)
 }
@@ -35,7 +40,7 @@ fn speech_in_every_format_gets_a_valid_primary_result() {
         dominant.push(assert_valid_result(&body));
         let metadata = &body["metadata"];
         assert_eq!((metadata["modality"].as_str(), metadata["tier"].as_str()), (Some("audio"), Some("primary")));
-        assert_eq!(metadata["source"], json!({"container": "wav", "sample_rate": rate, "channels": channels, "bits_per_sample": bits, "sample_format": if float { "float" } else { "int" }}));
+        assert_eq!(metadata["source"], json!({"container": "wav", "codec": "pcm", "sample_rate": rate, "channels": channels, "bits_per_sample": bits, "sample_format": if float { "float" } else { "int" }}));
         assert!((metadata["duration_s"].as_f64().unwrap() - 2.5).abs() < 0.01);
         assert_eq!(body["emotions"]["surprise"], 0.0, "the speech models have no surprise class");
     }
@@ -85,13 +90,31 @@ fn long_audio_gets_a_timeline_and_features_on_request() {
 }
 
 #[test]
+fn flac_vorbis_mp3_and_aac_are_decoded() {
+    for (name, container, codec, rate, channels) in
+        [("tone.flac", "flac", "flac", 22_050, 2), ("tone.ogg", "ogg", "vorbis", 44_100, 1), ("tone.mp3", "mp3", "mp3", 44_100, 1), ("tone.m4a", "mp4", "aac", 24_000, 1)]
+    {
+        let (status, body) = analyze(json!({"audio_base64": encode(&fixture(&format!("audio/{name}")))}));
+        assert_eq!(status, 200, "{name}: {body}");
+        assert_valid_result(&body);
+        let source = &body["metadata"]["source"];
+        assert_eq!((source["container"].as_str(), source["codec"].as_str()), (Some(container), Some(codec)), "{name}");
+        assert_eq!((source["sample_rate"].as_u64(), source["channels"].as_u64()), (Some(rate), Some(channels)), "{name}");
+        assert_eq!(source["bits_per_sample"], if codec == "flac" { json!(16) } else { Value::Null }, "{name}");
+        let duration = body["metadata"]["duration_s"].as_f64().unwrap();
+        assert!((1.45..1.6).contains(&duration), "{name}: {duration} s");
+    }
+}
+
+#[test]
 fn bad_audio_gets_clear_json_errors() {
     let good = wav(&speech(16_000), 16_000, 1, 16, false);
     let cases: Vec<(Value, u16, &str, &str)> = vec![
         (json!({"audio_base64": "%%% not base64"}), 422, "invalid_input", "base64"),
         (json!({"audio_base64": ""}), 422, "invalid_input", "empty"),
         (json!({"audio_base64": encode(b"just some text, not a sound file at all")}), 415, "unsupported_media_type", "not audio"),
-        (json!({"audio_base64": encode(b"ID3\x04\0\0\0\0\0\0fake mp3")}), 415, "unsupported_media_type", "mp3"),
+        (json!({"audio_base64": encode(b"ID3\x04\0\0\0\0\0\0fake mp3")}), 422, "invalid_input", "mp3"),
+        (json!({"audio_base64": encode(&fixture("video/faces.mp4"))}), 415, "unsupported_media_type", "audio track"),
         (json!({"audio_base64": encode(&good[..40])}), 422, "invalid_input", "WAV"),
         (json!({"audio_base64": encode(&good[..good.len() / 2])}), 422, "invalid_input", "truncated"),
         (json!({"audio_base64": encode(&wav(&vec![0.0; 32_000], 16_000, 1, 16, false))}), 422, "invalid_input", "silent"),

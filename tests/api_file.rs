@@ -61,8 +61,9 @@ fn every_analysis_type_answers_with_its_modality() {
 
 #[test]
 fn auto_reads_the_kind_from_magic_bytes_not_the_name() {
-    let cases: [(Vec<u8>, &str); 3] =
-        [("J'adore ce film, quelle joie !".as_bytes().to_vec(), "text"), (speech(), "audio"), (image("group.jpg"), "video")];
+    let m4a = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/audio/tone.m4a")).expect("fixture");
+    let cases: [(Vec<u8>, &str); 4] =
+        [("J'adore ce film, quelle joie !".as_bytes().to_vec(), "text"), (speech(), "audio"), (m4a, "audio"), (image("group.jpg"), "video")];
     for (file, kind) in cases {
         for analysis_type in [Some("auto"), None] {
             let (status, body) = upload(api(), analysis_type, "misleading-name.mp3", &file);

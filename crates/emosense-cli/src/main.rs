@@ -39,7 +39,7 @@ enum Command {
     /// `{"file", "windows": [{"features": [...], "log_mel": [[40 bands], ...]}, ...]}` (or `{"file", "error"}`),
     /// for training and checks.
     Features {
-        /// WAV files.
+        /// Audio files (WAV, FLAC, Ogg Vorbis, MP3, M4A).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -84,7 +84,7 @@ enum AnalyzeInput {
         #[arg(long)]
         sentences: bool,
     },
-    /// Analyse a WAV file of speech.
+    /// Analyse an audio file of speech (WAV, FLAC, Ogg Vorbis, MP3, M4A).
     Audio {
         file: PathBuf,
         /// Start the tier ladder at this tier.
@@ -125,7 +125,7 @@ enum AnalyzeInput {
     Multimodal {
         #[arg(long)]
         text: Option<String>,
-        /// A WAV file of speech.
+        /// An audio file of speech.
         #[arg(long)]
         audio: Option<PathBuf>,
         /// An image or video with a face.

@@ -76,11 +76,11 @@ impl FusionPriors {
     }
 }
 
-/// What a multimodal request holds: at least one of text, a WAV file, an image or video file.
+/// What a multimodal request holds: at least one of text, an audio file, an image or video file.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MultimodalInput<'a> {
     pub text: Option<&'a str>,
-    /// A WAV file (field `audio_base64`).
+    /// An audio file (field `audio_base64`).
     pub audio: Option<&'a [u8]>,
     /// An image or video file (field `video_base64`).
     pub video: Option<&'a [u8]>,

@@ -14,7 +14,7 @@ use crate::{AudioOptions, EmoSense, FaceOptions, TextOptions};
 pub enum MediaKind {
     /// UTF-8 plain text.
     Text,
-    /// Speech (WAV).
+    /// Speech (WAV, FLAC, Ogg Vorbis, MP3, M4A).
     Audio,
     /// Faces in an image or video.
     Video,
@@ -34,7 +34,7 @@ impl MediaKind {
     /// without control characters. `None` when it is none of these.
     pub fn sniff(bytes: &[u8]) -> Option<MediaKind> {
         match crate::audio::sniff(bytes) {
-            Some("mp4/m4a") => return Some(MediaKind::Video),
+            Some("mp4") => return Some(MediaKind::Video),
             Some(_) => return Some(MediaKind::Audio),
             None => {}
         }
@@ -81,6 +81,7 @@ mod tests {
         assert_eq!(MediaKind::sniff(b"\x89PNG\r\n\x1a\n\0\0"), Some(MediaKind::Video));
         assert_eq!(MediaKind::sniff(b"\xff\xd8\xff\xe0\0\x10JFIF"), Some(MediaKind::Video));
         assert_eq!(MediaKind::sniff(b"\0\0\0\x18ftypmp42\0\0\0\0"), Some(MediaKind::Video));
+        assert_eq!(MediaKind::sniff(b"\0\0\0\x1cftypM4A \0\0\x02\0"), Some(MediaKind::Audio), "an M4A brand is audio");
         assert_eq!(MediaKind::sniff("Quelle journée, j'en suis ravie !\n".as_bytes()), Some(MediaKind::Text));
         assert_eq!(MediaKind::sniff(b"PK\x03\x04\x14\0\0\0"), None, "a zip archive is none of them");
         assert_eq!(MediaKind::sniff(b""), None);

@@ -86,7 +86,8 @@ pub(crate) struct BatchRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AudioRequest {
-    /// A WAV file, base64 (standard alphabet; a `data:audio/wav;base64,` prefix is allowed).
+    /// An audio file (WAV, FLAC, Ogg Vorbis, MP3 or M4A/AAC, told by its first bytes), base64 (standard alphabet;
+    /// a `data:audio/...;base64,` prefix is allowed).
     #[schemars(length(min = 1))]
     audio_base64: String,
     #[serde(default)]
@@ -126,7 +127,7 @@ pub(crate) struct FaceRequest {
 pub(crate) struct MultimodalRequest {
     #[serde(default)]
     text: Option<String>,
-    /// A WAV file, base64.
+    /// An audio file (WAV, FLAC, Ogg Vorbis, MP3 or M4A/AAC), base64.
     #[serde(default)]
     audio_base64: Option<String>,
     /// An image (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 in MP4, animated GIF), base64; the kind is read from

@@ -189,7 +189,7 @@ where
         AnalysisType::Kind(kind) => kind,
         AnalysisType::Auto if bytes.is_empty() => return Err(Error::invalid("file", "is empty").into()),
         AnalysisType::Auto => MediaKind::sniff(&bytes).ok_or_else(|| {
-            Error::unsupported("file", "is not UTF-8 text, WAV audio, an image or a video (read from its first bytes)")
+            Error::unsupported("file", "is not UTF-8 text, audio, an image or a video (read from its first bytes)")
         })?,
     };
     let limit = limit_of(config, kind);

@@ -1,10 +1,14 @@
-//! WAV decoding: PCM 8/16/24/32-bit integer and 32-bit float, any channel count (down-mixed to mono), any rate.
+//! Audio decoding to mono f32 at the file's own rate: WAV (PCM 8/16/24/32-bit integer and 32-bit float) with
+//! `hound`; FLAC, Ogg Vorbis, MP3 and AAC in MP4/M4A with the pure-Rust `symphonia`. Any channel count
+//! (down-mixed), any rate.
 
 use std::io::Cursor;
 
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+
+mod compressed;
 
 /// Longest audio analysed, in seconds (longer clips are refused rather than cut).
 pub const MAX_AUDIO_SECONDS: f64 = 120.0;
@@ -20,11 +24,15 @@ pub struct Decoded {
 /// The file's format as read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SourceFormat {
+    /// `wav`, `flac`, `ogg`, `mp3` or `mp4`.
     pub container: &'static str,
+    /// `pcm`, `flac`, `vorbis`, `mp3` or `aac`.
+    pub codec: &'static str,
     pub sample_rate: u32,
     pub channels: u16,
-    pub bits_per_sample: u16,
-    /// `int` or `float`.
+    /// Bits per stored sample; `null` for lossy codecs, which store no samples as such.
+    pub bits_per_sample: Option<u16>,
+    /// `int` or `float`: how the file stores samples (lossy codecs decode to `float`).
     pub sample_format: &'static str,
 }
 
@@ -35,32 +43,29 @@ pub fn sniff(bytes: &[u8]) -> Option<&'static str> {
         [b'f', b'L', b'a', b'C', ..] => Some("flac"),
         [b'O', b'g', b'g', b'S', ..] => Some("ogg"),
         [b'I', b'D', b'3', ..] | [0xFF, 0xFB | 0xF3 | 0xF2, ..] => Some("mp3"),
-        [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some("mp4/m4a"),
+        [_, _, _, _, b'f', b't', b'y', b'p', b'M', b'4', b'A' | b'B', b' ', ..] => Some("m4a"),
+        [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some("mp4"),
         _ => None,
     }
 }
 
-/// Decodes a WAV file given as bytes; `field` names the request field in errors.
+/// Decodes an audio file given as bytes, its format told by its first bytes; `field` names the request field in
+/// errors.
 pub fn decode(field: &str, bytes: &[u8]) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(Error::invalid(field, "is empty"));
     }
     match sniff(bytes) {
-        Some("wav") => {}
-        Some(other) => return Err(Error::unsupported(field, format!("{other} audio is not supported; send WAV (PCM or 32-bit float)"))),
-        None if bytes.starts_with(b"RIFF") => return Err(Error::invalid(field, "is a RIFF file but not WAVE audio, or its header is truncated")),
-        None => return Err(Error::unsupported(field, "is not audio: expected a WAV file (RIFF/WAVE header)")),
+        Some("wav") => decode_wav(field, bytes),
+        Some(container) => compressed::decode(field, bytes, container),
+        None if bytes.starts_with(b"RIFF") => Err(Error::invalid(field, "is a RIFF file but not WAVE audio, or its header is truncated")),
+        None => Err(Error::unsupported(field, "is not audio: expected WAV, FLAC, Ogg Vorbis, MP3 or M4A (AAC)")),
     }
-    let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| Error::invalid(field, format!("is not a readable WAV file: {e}")))?;
-    let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(Error::invalid(field, format!("declares {} channels at {} Hz", spec.channels, spec.sample_rate)));
-    }
-    let declared_frames = u64::from(reader.duration());
-    if declared_frames == 0 {
-        return Err(Error::invalid(field, "holds no audio samples"));
-    }
-    let seconds = declared_frames as f64 / f64::from(spec.sample_rate);
+}
+
+/// Refuses audio longer than [`MAX_AUDIO_SECONDS`].
+fn check_duration(field: &str, frames: u64, sample_rate: u32) -> Result<()> {
+    let seconds = frames as f64 / f64::from(sample_rate);
     if seconds > MAX_AUDIO_SECONDS {
         return Err(Error::TooLarge {
             field: field.to_owned(),
@@ -70,6 +75,25 @@ pub fn decode(field: &str, bytes: &[u8]) -> Result<Decoded> {
             limit_source: "the longest audio analysed",
         });
     }
+    Ok(())
+}
+
+/// Averages interleaved frames of `channels` samples into mono.
+fn down_mix(interleaved: &[f32], channels: usize) -> impl Iterator<Item = f32> + '_ {
+    interleaved.chunks_exact(channels).map(move |frame| frame.iter().sum::<f32>() / channels as f32)
+}
+
+fn decode_wav(field: &str, bytes: &[u8]) -> Result<Decoded> {
+    let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| Error::invalid(field, format!("is not a readable WAV file: {e}")))?;
+    let spec = reader.spec();
+    if spec.channels == 0 || spec.sample_rate == 0 {
+        return Err(Error::invalid(field, format!("declares {} channels at {} Hz", spec.channels, spec.sample_rate)));
+    }
+    let declared_frames = u64::from(reader.duration());
+    if declared_frames == 0 {
+        return Err(Error::invalid(field, "holds no audio samples"));
+    }
+    check_duration(field, declared_frames, spec.sample_rate)?;
     let interleaved = read_samples(field, reader, spec)?;
     let channels = usize::from(spec.channels);
     let declared = declared_frames as usize * channels;
@@ -79,15 +103,15 @@ pub fn decode(field: &str, bytes: &[u8]) -> Result<Decoded> {
             format!("is truncated: its header declares {declared} samples but the file holds {}", interleaved.len()),
         ));
     }
-    let samples = interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();
     Ok(Decoded {
-        samples,
+        samples: down_mix(&interleaved, channels).collect(),
         sample_rate: spec.sample_rate,
         source: SourceFormat {
             container: "wav",
+            codec: "pcm",
             sample_rate: spec.sample_rate,
             channels: spec.channels,
-            bits_per_sample: spec.bits_per_sample,
+            bits_per_sample: Some(spec.bits_per_sample),
             sample_format: match spec.sample_format {
                 hound::SampleFormat::Int => "int",
                 hound::SampleFormat::Float => "float",
@@ -161,7 +185,7 @@ pub(crate) mod tests {
         let tone = |i: usize, _| 0.5 * (i as f64 * 0.05).sin();
         for (bits, format) in [(8, hound::SampleFormat::Int), (16, hound::SampleFormat::Int), (24, hound::SampleFormat::Int), (32, hound::SampleFormat::Int), (32, hound::SampleFormat::Float)] {
             let decoded = decode("audio", &wav(spec(1, 8000, bits, format), 800, tone)).unwrap();
-            assert_eq!((decoded.samples.len(), decoded.sample_rate, decoded.source.bits_per_sample), (800, 8000, bits));
+            assert_eq!((decoded.samples.len(), decoded.sample_rate, decoded.source.bits_per_sample), (800, 8000, Some(bits)));
             let worst = decoded.samples.iter().enumerate().map(|(i, s)| (f64::from(*s) - tone(i, 0)).abs()).fold(0.0, f64::max);
             assert!(worst < if bits == 8 { 0.02 } else { 1e-3 }, "{bits}-bit {format:?}: error {worst}");
         }
@@ -174,13 +198,55 @@ pub(crate) mod tests {
         assert!(decoded.samples.iter().all(|s| (s - 0.2).abs() < 1e-3));
     }
 
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/../../tests/data/audio/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    #[test]
+    fn compressed_formats_decode_to_the_tone_they_hold() {
+        for (name, container, codec, rate, channels) in [
+            ("tone.flac", "flac", "flac", 22_050, 2),
+            ("tone.ogg", "ogg", "vorbis", 44_100, 1),
+            ("tone.mp3", "mp3", "mp3", 44_100, 1),
+            ("tone.m4a", "mp4", "aac", 24_000, 1),
+        ] {
+            let decoded = decode("audio", &fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let source = decoded.source;
+            assert_eq!((source.container, source.codec, source.sample_rate, source.channels), (container, codec, rate, channels), "{name}");
+            assert_eq!(source.bits_per_sample, (codec == "flac").then_some(16), "{name}");
+            let seconds = decoded.samples.len() as f32 / rate as f32;
+            assert!((1.45..1.6).contains(&seconds), "{name}: {seconds} s (encoders pad a little)");
+            // The middle second: 440 cycles, two zero crossings each, and the tone's level (-18 dBFS peak, 3 dB less
+            // in each channel of the stereo file).
+            let middle = &decoded.samples[rate as usize / 4..rate as usize * 5 / 4];
+            let crossings = middle.windows(2).filter(|w| (w[0] >= 0.0) != (w[1] >= 0.0)).count();
+            assert!((870..=890).contains(&crossings), "{name}: {crossings} zero crossings in a second");
+            let peak = middle.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+            assert!((0.08..0.14).contains(&peak), "{name}: peak {peak}");
+        }
+    }
+
+    #[test]
+    fn broken_compressed_files_get_clear_errors() {
+        for name in ["tone.flac", "tone.ogg", "tone.m4a"] {
+            let header_only = &fixture(name)[..24];
+            let error = decode("audio", header_only).unwrap_err();
+            assert!(matches!(error, Error::InvalidInput { .. }), "{name}: {error}");
+        }
+        let fake_mp3 = decode("audio", b"ID3\x04\0\0\0\0\0\0fake mp3").unwrap_err();
+        assert!(matches!(fake_mp3, Error::InvalidInput { .. }) && fake_mp3.to_string().contains("mp3"), "{fake_mp3}");
+        let video = std::fs::read(format!("{}/../../tests/data/video/faces.mp4", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let silent_video = decode("audio", &video).unwrap_err();
+        assert!(matches!(silent_video, Error::UnsupportedFormat { .. }) && silent_video.to_string().contains("audio track"), "{silent_video}");
+    }
+
     #[test]
     fn bad_files_get_clear_errors() {
         let good = wav(spec(1, 16_000, 16, hound::SampleFormat::Int), 1600, |i, _| (i as f64 * 0.1).sin() * 0.3);
         let message = |bytes: &[u8]| decode("audio", bytes).unwrap_err().to_string();
         assert!(message(b"").contains("empty"));
         assert!(message(b"hello, this is text and not a sound").contains("not audio"));
-        assert!(message(b"fLaC\0\0\0\x22").contains("flac audio is not supported"));
+        assert!(message(b"fLaC\0\0\0\x22").contains("flac"), "{}", message(b"fLaC\0\0\0\x22"));
         assert!(message(&good[..30]).contains("WAV"), "{}", message(&good[..30]));
         assert!(message(&good[..good.len() - 1000]).contains("truncated"), "{}", message(&good[..good.len() - 1000]));
         let empty = wav(spec(1, 16_000, 16, hound::SampleFormat::Int), 0, |_, _| 0.0);

@@ -1,4 +1,4 @@
-//! Speech emotion analysis: WAV → 16 kHz mono, silence trimmed, level normalised, 4 s windows → log-mel frames
+//! Speech emotion analysis: WAV, FLAC, Ogg Vorbis, MP3 or M4A → 16 kHz mono, silence trimmed, level normalised, 4 s windows → log-mel frames
 //! and a feature vector per window → a tier ladder of neural network (CNN over log-mel + MLP over features) →
 //! logistic regression → prosody rules, averaged over the windows.
 
@@ -130,7 +130,7 @@ impl AudioAnalyzer {
         AudioAnalyzer { ladder: Ladder::new("audio", rungs), model_dir: dir, max_bytes: config.max_audio_bytes, precision: config.precision }
     }
 
-    /// Decodes, resamples, trims and normalises a WAV file; `field` names the request field in errors.
+    /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
     pub fn prepare(&self, field: &str, bytes: &[u8]) -> Result<Prepared> {
         if bytes.len() as u64 > self.max_bytes {
             return Err(Error::TooLarge {
@@ -169,7 +169,7 @@ impl AudioAnalyzer {
             .collect()
     }
 
-    /// Analyses one WAV file; `field` names the request field in errors.
+    /// Analyses one audio file; `field` names the request field in errors.
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
         let prepared = self.prepare(field, bytes)?;

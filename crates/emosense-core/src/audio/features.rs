@@ -209,7 +209,7 @@ impl Summary {
     fn series(&mut self, name: &str, series: &[f32], stats: Stats) {
         let series = if series.is_empty() { &[0.0][..] } else { series };
         let m = mean(series);
-        let central = |power: i32| mean(&series.iter().map(|v| (v - m).powi(power)).collect::<Vec<_>>());
+        let central = |power: i32| series.iter().map(|v| (v - m).powi(power)).sum::<f32>() / series.len() as f32;
         let variance = central(2);
         self.push(&format!("{name}_mean"), m);
         self.push(&format!("{name}_std"), variance.sqrt());

@@ -25,20 +25,21 @@ pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result
         .format(&hint, stream, &FormatOptions::default(), &MetadataOptions::default())
         .map_err(broken)?
         .format;
+    let codecs = symphonia::default::get_codecs();
     let track = format
         .tracks()
         .iter()
-        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && symphonia::default::get_codecs().get_codec(t.codec_params.codec).is_some())
+        .find(|t| t.codec_params.codec != CODEC_TYPE_NULL && codecs.get_codec(t.codec_params.codec).is_some())
         .ok_or_else(|| Error::unsupported(field, format!("is a {sniffed} file without an audio track this service decodes (FLAC, Vorbis, MP3, AAC)")))?;
     let (track_id, params) = (track.id, track.codec_params.clone());
-    let codec = match symphonia::default::get_codecs().get_codec(params.codec).map(|d| d.short_name) {
+    let codec = match codecs.get_codec(params.codec).map(|d| d.short_name) {
         Some("flac") => "flac",
         Some("vorbis") => "vorbis",
         Some("mp3") => "mp3",
         Some("aac") => "aac",
         _ => "other",
     };
-    let mut decoder = symphonia::default::get_codecs().make(&params, &DecoderOptions::default()).map_err(broken)?;
+    let mut decoder = codecs.make(&params, &DecoderOptions::default()).map_err(broken)?;
     let mut samples = Vec::new();
     let mut layout: Option<(u32, usize)> = None;
     loop {

@@ -101,8 +101,8 @@ fn bad_videos_get_clear_json_errors() {
         assert_eq!(got, status, "{words}: {body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(words), "{words:?} in {body}");
     }
-    let tiny = api_with(Config { model_dir: model_dir(), max_image_pixels: 50_000, ..Config::default() });
+    let tiny = api_with(Config { model_dir: model_dir(), max_video_frame_pixels: 50_000, ..Config::default() });
     let (status, body) = send(&tiny, post_json("/api/v1/emotion/analyze/face", json!({"image_base64": encode(&mp4)}).to_string()));
     assert_eq!(status, 413, "320 x 320 frames are over 50,000 pixels: {body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("MAX_IMAGE_PIXELS"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("MAX_VIDEO_FRAME_PIXELS"));
 }

@@ -93,12 +93,17 @@ struct Server {
 
 impl Server {
     fn start(envs: &[(&str, &str)]) -> Server {
-        let mut child = emosense()
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .envs(envs.iter().copied())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        Server::spawn(emosense().args(["serve", "--addr", "127.0.0.1:0"]), envs)
+    }
+
+    /// A server that may hold at most `limit` open file descriptors.
+    fn start_with_open_files(limit: u32, envs: &[(&str, &str)]) -> Server {
+        let script = format!("ulimit -n {limit} && exec \"$0\" serve --addr 127.0.0.1:0");
+        Server::spawn(Command::new("sh").args(["-c", &script, env!("CARGO_BIN_EXE_emosense")]), envs)
+    }
+
+    fn spawn(command: &mut Command, envs: &[(&str, &str)]) -> Server {
+        let mut child = command.envs(envs.iter().copied()).stderr(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
         let addr = line.trim().rsplit("http://").next().unwrap().to_owned();
@@ -129,8 +134,9 @@ fn server_answers_over_http_and_refuses_oversized_bodies() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["metadata"]["tier"], "fallback");
 
-    // The limit is max(audio, video) * 4/3 + 1 MiB; a larger body is refused before it is buffered.
-    let big = vec![b'x'; (1 << 20) + 4096];
+    // The text route takes at most MAX_TEXT_LENGTH x 12 bytes and 64 KiB of other fields; a larger body is
+    // refused before it is buffered.
+    let big = vec![b'x'; 5000 * 12 + (64 << 10) + 1];
     let (status, body) = server.request("POST /api/v1/emotion/analyze/text HTTP/1.1\r\nContent-Type: application/json", &big);
     assert_eq!(status, 413);
     assert_eq!(body["error"]["code"], "payload_too_large");
@@ -169,4 +175,58 @@ fn websocket_stream_answers_in_order_and_survives_bad_messages() {
 
     let (status, body) = server.request("GET /ws/emotion/stream HTTP/1.1", b"");
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "a plain GET is not an upgrade");
+}
+
+/// Opens `count` connections that send nothing (as many as the server lets in).
+fn idle_connections(addr: &str, count: usize) -> Vec<std::net::TcpStream> {
+    (0..count).filter_map(|_| std::net::TcpStream::connect(addr).ok()).collect()
+}
+
+#[test]
+fn the_server_outlives_descriptor_exhaustion_and_closes_idle_connections() {
+    use std::io::Read;
+    let server = Server::start_with_open_files(64, &[("HEADER_READ_TIMEOUT", "1s")]);
+    // More connections than the server has descriptors: accept() fails until the idle ones time out.
+    let idle = idle_connections(&server.addr, 150);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (status, body) = server.request("GET /api/v1/health HTTP/1.1", b"");
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")), "the server still serves");
+    // Connections that never sent a request were closed after HEADER_READ_TIMEOUT.
+    let mut first = idle.into_iter().next().expect("a connection was accepted");
+    first.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let mut rest = Vec::new();
+    assert!(matches!(first.read_to_end(&mut rest), Ok(_)), "closed by the server");
+}
+
+#[test]
+fn connections_over_the_limit_get_503() {
+    use std::io::Read;
+    let server = Server::start(&[("MAX_CONNECTIONS", "4")]);
+    let _held = idle_connections(&server.addr, 4);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let mut extra = std::net::TcpStream::connect(&server.addr).unwrap();
+    extra.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    extra.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("retry-after: 1") && answer.contains("MAX_CONNECTIONS"), "{answer}");
+}
+
+#[test]
+fn an_oversize_websocket_message_closes_only_its_socket() {
+    use tungstenite::Message;
+    let server = Server::start(&[("MAX_AUDIO_FILE_SIZE", "1KB"), ("MAX_VIDEO_FILE_SIZE", "1KB"), ("MAX_TEXT_LENGTH", "100")]);
+    let (mut socket, _) = tungstenite::connect(format!("ws://{}/ws/emotion/stream", server.addr)).expect("WebSocket handshake");
+    let huge = serde_json::json!({"text": "x".repeat(1 << 20)}).to_string();
+    let _ = socket.send(Message::text(huge));
+    let outcome = loop {
+        match socket.read() {
+            Ok(Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),
+            Ok(_) => continue,
+            Err(_) => break None,
+        }
+    };
+    assert!(matches!(outcome, Some(1009) | None), "closed as too big: {outcome:?}");
+    let (status, _) = server.request("GET /api/v1/health HTTP/1.1", b"");
+    assert_eq!(status, 200, "the server still serves");
 }

@@ -24,7 +24,7 @@ pub fn eval_text(engine: &EmoSense, data: &Path, split: &str, tier: Option<Tier>
             texts.push((text.to_owned(), labels[0]));
         }
     }
-    let options = TextOptions { tier, sentences: false };
+    let options = TextOptions { tier, ..TextOptions::default() };
     let started = Instant::now();
     let mut predicted = Vec::with_capacity(texts.len());
     let mut answered_by = String::new();

@@ -167,15 +167,15 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Serve { addr, warmup } => serve::serve(engine, addr, warmup),
         Command::Analyze { input: AnalyzeInput::Text { text, jsonl, tier, sentences } } => {
-            let options = TextOptions { tier: tier.map(Tier::from), sentences };
+            let options = TextOptions { tier: tier.map(Tier::from), sentences, ..TextOptions::default() };
             analyze_text(&engine, text, jsonl, &options)
         }
         Command::Analyze { input: AnalyzeInput::Audio { file, tier, segments, features } } => {
-            let options = AudioOptions { tier: tier.map(Tier::from), segments, features };
+            let options = AudioOptions { tier: tier.map(Tier::from), segments, features, ..AudioOptions::default() };
             analyze_audio(&engine, &file, &options)
         }
         Command::Analyze { input: AnalyzeInput::Image { file, tier, aligned, landmarks, annotate } } => {
-            let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned };
+            let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned, ..FaceOptions::default() };
             analyze_faces(&engine, &file, &options, annotate.as_deref())
         }
         Command::Analyze { input: AnalyzeInput::Video { file, tier } } => {
@@ -246,7 +246,7 @@ fn analyze_multimodal(engine: &EmoSense, text: Option<&str>, audio: Option<&Path
     let read = |file: Option<&Path>| file.map(|f| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))).transpose();
     let (audio, video) = (read(audio)?, read(video)?);
     let input = MultimodalInput { text, audio: audio.as_deref(), video: video.as_deref() };
-    print_result(engine.analyze_multimodal(&input, &MultimodalOptions { tier }))
+    print_result(engine.analyze_multimodal(&input, &MultimodalOptions { tier, ..MultimodalOptions::default() }))
 }
 
 fn print_result(result: emosense_core::Result<impl serde::Serialize>) -> Result<ExitCode, String> {

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use emosense_core::EmoSense;
@@ -11,7 +12,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::Semaphore;
 
 /// Serves the API on `addr` until interrupted; `warmup` (or `EMOTION_WARMUP=1`) loads the models first.
 pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<ExitCode, String> {
@@ -20,24 +23,60 @@ pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<Ex
             eprintln!("emosense: warm-up: {e} (requests will use a lower tier)");
         }
     }
+    let config = engine.config().clone();
     let api = Arc::new(Api::new(engine));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| e.to_string())?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         eprintln!("emosense: serving on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        let connections = Arc::new(Semaphore::new(config.max_connections));
         loop {
-            let (stream, _) = tokio::select! {
-                accepted = listener.accept() => accepted.map_err(|e| e.to_string())?,
+            let stream = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => stream,
+                    // Out of file descriptors, or a connection reset before it was accepted: the listener itself is
+                    // fine, so wait a moment for descriptors to come back and go on.
+                    Err(e) => {
+                        eprintln!("{}", serde_json::json!({"level": "warn", "message": format!("accept failed: {e}")}));
+                        tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+                        continue;
+                    }
+                },
                 _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
             };
+            let Ok(slot) = connections.clone().try_acquire_owned() else {
+                tokio::spawn(refuse(stream));
+                continue;
+            };
             let api = api.clone();
+            let header_read_timeout = config.header_read_timeout;
             tokio::spawn(async move {
+                let _slot = slot;
                 let service = service_fn(move |request| handle(api.clone(), request));
-                // Connection errors (client gone, malformed HTTP) concern only that connection.
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).with_upgrades().await;
+                let connection = http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(header_read_timeout)
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades();
+                // Connection errors (client gone, malformed HTTP, headers too slow) concern only that connection.
+                let _ = connection.await;
             });
         }
     })
+}
+
+/// Pause after a failed `accept()` before the next.
+const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(100);
+
+/// Answers a connection over `MAX_CONNECTIONS` with 503 and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let body = serde_json::json!({"error": {"code": "overloaded", "message": "too many open connections (MAX_CONNECTIONS); retry shortly"}}).to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len(),
+        emosense_http::RETRY_AFTER_SECONDS
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
 }
 
 async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {

@@ -32,7 +32,8 @@ pub fn upgrade(api: Arc<Api>, mut request: hyper::Request<Incoming>) -> hyper::R
     let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            let config = WebSocketConfig::default().max_message_size(usize::try_from(api.max_body_bytes()).ok());
+            let limit = usize::try_from(api.body_limit(emosense_http::STREAM_ROUTE)).ok();
+            let config = WebSocketConfig::default().max_message_size(limit).max_frame_size(limit);
             let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
             serve_socket(api, socket).await;
         }
@@ -76,11 +77,7 @@ where
     });
     while let Some(item) = queued.recv().await {
         let reply = match item {
-            Queued::Request(text) => {
-                let api = api.clone();
-                let answer = tokio::task::spawn_blocking(move || api.answer_stream_message(&text)).await;
-                Message::text(answer.unwrap_or_else(|e| internal_error(&e.to_string())))
-            }
+            Queued::Request(text) => Message::text(api.clone().answer_stream_message_in_turn(text).await),
             Queued::Reply(message) => message,
         };
         if outgoing.send(reply).await.is_err() {
@@ -93,8 +90,4 @@ where
 
 fn binary_refused() -> String {
     serde_json::json!({"id": null, "error": {"code": "unsupported_media_type", "status": 415, "message": "send JSON requests as text messages"}}).to_string()
-}
-
-fn internal_error(message: &str) -> String {
-    serde_json::json!({"id": null, "error": {"code": "internal", "status": 500, "message": message}}).to_string()
 }

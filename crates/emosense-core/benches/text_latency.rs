@@ -33,7 +33,7 @@ fn main() {
     let engine = EmoSense::new(config);
     let mut report = serde_json::Map::new();
     for tier in [Tier::Primary, Tier::Secondary, Tier::Fallback] {
-        let options = TextOptions { tier: Some(tier), sentences: false };
+        let options = TextOptions { tier: Some(tier), ..TextOptions::default() };
         let load_started = Instant::now();
         let first = engine.text().analyze("warm up", &options).expect("analysis");
         assert_eq!(first.metadata.tier, tier, "tier {tier:?} is not available");

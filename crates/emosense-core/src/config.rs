@@ -1,6 +1,7 @@
 //! Configuration, read once from the environment into a typed struct.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::fusion::FusionPriors;
@@ -47,14 +48,30 @@ pub struct Config {
     pub max_audio_bytes: u64,
     /// `MAX_VIDEO_FILE_SIZE`: bytes per image or video file (50MB).
     pub max_video_bytes: u64,
-    /// `MAX_IMAGE_PIXELS`: width × height an image (or video frame) may declare before it is decoded (50000000).
+    /// `MAX_IMAGE_PIXELS`: width × height an image may declare before it is decoded (25000000, a 24-megapixel
+    /// photo; decoding holds about 3-4 bytes per pixel).
     pub max_image_pixels: u64,
+    /// `MAX_VIDEO_FRAME_PIXELS`: width × height a video frame may have, checked from the container before decoding
+    /// (8294400, 3840 × 2160).
+    pub max_video_frame_pixels: u64,
     /// `VIDEO_SAMPLE_FPS`: video frames analysed per second (2).
     pub video_sample_fps: f64,
     /// `MAX_VIDEO_FRAMES`: most frames analysed per video; longer videos are sampled evenly (60).
     pub max_video_frames: usize,
     /// `EMOTION_WARMUP`: load models at start-up instead of on first use (off).
     pub warmup: bool,
+    /// `REQUEST_TIMEOUT`: longest a request may take, reading its body included; past it the analysis stops and
+    /// the answer is 503 (30s).
+    pub request_timeout: Duration,
+    /// `MAX_CONCURRENT_ANALYSES`: analyses running at once (the number of cores); more wait in a queue.
+    pub max_concurrent_analyses: usize,
+    /// `MAX_QUEUED_ANALYSES`: analyses waiting for a slot (64); past that a request gets 503 with Retry-After.
+    pub max_queued_analyses: usize,
+    /// `MAX_CONNECTIONS`: open connections the local server keeps (512); more are answered 503 and closed.
+    pub max_connections: usize,
+    /// `HEADER_READ_TIMEOUT`: how long the local server waits for a request's headers, on a new or an idle
+    /// keep-alive connection (10s).
+    pub header_read_timeout: Duration,
     /// `EMOTION_FUSION_PRIORS`: starting weight of each modality in multimodal fusion (`text=0.4,audio=0.3,face=0.3`).
     pub fusion_priors: FusionPriors,
 }
@@ -69,10 +86,16 @@ impl Default for Config {
             max_text_chars: 5000,
             max_audio_bytes: 10 * 1024 * 1024,
             max_video_bytes: 50 * 1024 * 1024,
-            max_image_pixels: 50_000_000,
+            max_image_pixels: 25_000_000,
+            max_video_frame_pixels: 3840 * 2160,
             video_sample_fps: 2.0,
             max_video_frames: 60,
             warmup: false,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_analyses: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_queued_analyses: 64,
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
             fusion_priors: FusionPriors::default(),
         }
     }
@@ -129,6 +152,12 @@ impl Config {
                 _ => return Err(bad(var, &value, "expected a positive number of pixels")),
             };
         }
+        if let Some((var, value)) = get("MAX_VIDEO_FRAME_PIXELS") {
+            config.max_video_frame_pixels = match value.parse::<u64>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad(var, &value, "expected a positive number of pixels")),
+            };
+        }
         if let Some((var, value)) = get("VIDEO_SAMPLE_FPS") {
             config.video_sample_fps = match value.parse::<f64>() {
                 Ok(fps) if fps > 0.0 && fps <= 60.0 => fps,
@@ -148,11 +177,47 @@ impl Config {
                 _ => return Err(bad(var, &value, "expected 1 or 0")),
             };
         }
+        if let Some((var, value)) = get("REQUEST_TIMEOUT") {
+            config.request_timeout = parse_duration(&value).ok_or_else(|| bad(var, &value, DURATION_HINT))?;
+        }
+        if let Some((var, value)) = get("HEADER_READ_TIMEOUT") {
+            config.header_read_timeout = parse_duration(&value).ok_or_else(|| bad(var, &value, DURATION_HINT))?;
+        }
+        for (name, field) in [
+            ("MAX_CONCURRENT_ANALYSES", &mut config.max_concurrent_analyses),
+            ("MAX_QUEUED_ANALYSES", &mut config.max_queued_analyses),
+            ("MAX_CONNECTIONS", &mut config.max_connections),
+        ] {
+            if let Some((var, value)) = get(name) {
+                *field = match value.parse::<usize>() {
+                    Ok(n) if (1..=100_000).contains(&n) => n,
+                    _ => return Err(bad(var, &value, "expected a whole number from 1 to 100000")),
+                };
+            }
+        }
         if let Some((var, value)) = get("EMOTION_FUSION_PRIORS") {
             config.fusion_priors = FusionPriors::parse(&value).map_err(|message| bad(var, &value, &message))?;
         }
         Ok(config)
     }
+}
+
+const DURATION_HINT: &str = "expected a duration such as 30s, 500ms or 2m (above zero, at most an hour)";
+
+/// Parses `30s`, `500ms`, `2m` or a number of seconds (`1.5`); zero and more than an hour are refused.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim().to_ascii_lowercase();
+    let (number, unit_seconds) = if let Some(ms) = value.strip_suffix("ms") {
+        (ms, 1e-3)
+    } else if let Some(s) = value.strip_suffix('s') {
+        (s, 1.0)
+    } else if let Some(m) = value.strip_suffix('m') {
+        (m, 60.0)
+    } else {
+        (value.as_str(), 1.0)
+    };
+    let seconds = number.trim().parse::<f64>().ok()? * unit_seconds;
+    (seconds > 0.0 && seconds <= 3600.0).then(|| Duration::from_secs_f64(seconds))
 }
 
 const SIZE_HINT: &str = "expected a size such as 10MB, 512KB or a number of bytes";
@@ -205,7 +270,8 @@ mod tests {
         assert_eq!(c.max_text_chars, 5000);
         assert_eq!(c.max_audio_bytes, 10 * 1024 * 1024);
         assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
-        assert_eq!(c.max_image_pixels, 50_000_000);
+        assert_eq!(c.max_image_pixels, 25_000_000);
+        assert_eq!(c.max_video_frame_pixels, 3840 * 2160);
         assert_eq!((c.video_sample_fps, c.max_video_frames), (2.0, 60));
         assert_eq!(c.precision, Precision::Int8);
         assert_eq!(c.device, Device::Cpu);
@@ -221,6 +287,22 @@ mod tests {
         assert_eq!(parse_size("0"), None);
         assert_eq!(parse_size("ten"), None);
         assert_eq!(parse_size("5TB"), None);
+    }
+
+    #[test]
+    fn durations_accept_units_and_seconds() {
+        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Some(Duration::from_millis(1500)));
+        for bad in ["0", "-1s", "2h", "soon", "7200"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+        let c = config(&[("REQUEST_TIMEOUT", "5s"), ("MAX_CONCURRENT_ANALYSES", "3"), ("MAX_QUEUED_ANALYSES", "10"), ("MAX_CONNECTIONS", "100"), ("HEADER_READ_TIMEOUT", "2s")]).unwrap();
+        assert_eq!((c.request_timeout, c.max_concurrent_analyses, c.max_queued_analyses, c.max_connections, c.header_read_timeout), (Duration::from_secs(5), 3, 10, 100, Duration::from_secs(2)));
+        for var in ["REQUEST_TIMEOUT", "MAX_CONCURRENT_ANALYSES", "MAX_QUEUED_ANALYSES", "MAX_CONNECTIONS", "HEADER_READ_TIMEOUT", "MAX_VIDEO_FRAME_PIXELS"] {
+            assert_eq!(config(&[(var, "0")]).unwrap_err().variable, var);
+        }
     }
 
     #[test]

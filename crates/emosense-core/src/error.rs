@@ -13,6 +13,10 @@ pub enum ErrorKind {
     ModelUnavailable,
     /// A model failed while running on valid input.
     Internal,
+    /// The analysis ran past the request's deadline.
+    DeadlineExceeded,
+    /// The analysis was stopped because nobody waits for its answer any more.
+    Cancelled,
 }
 
 /// Errors returned by analysis and configuration.
@@ -33,6 +37,12 @@ pub enum Error {
     /// A loaded model failed on valid input.
     #[error("model {model} failed: {message}")]
     Model { model: String, message: String },
+    /// The analysis ran past the request's deadline and was stopped.
+    #[error("the analysis took longer than {seconds} s (REQUEST_TIMEOUT) and was stopped")]
+    DeadlineExceeded { seconds: f64 },
+    /// The analysis was stopped because its client went away.
+    #[error("the analysis was cancelled")]
+    Cancelled,
 }
 
 impl Error {
@@ -46,6 +56,12 @@ impl Error {
         Error::UnsupportedFormat { field: field.into(), message: message.into() }
     }
 
+    /// Whether the error is about the request rather than a model: bad input, or a deadline or cancellation
+    /// that would stop any other model too.
+    pub fn is_about_the_request(&self) -> bool {
+        !matches!(self.kind(), ErrorKind::ModelUnavailable | ErrorKind::Internal)
+    }
+
     /// The category of the error.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -54,6 +70,8 @@ impl Error {
             Error::UnsupportedFormat { .. } => ErrorKind::UnsupportedFormat,
             Error::ModelUnavailable { .. } => ErrorKind::ModelUnavailable,
             Error::Model { .. } => ErrorKind::Internal,
+            Error::DeadlineExceeded { .. } => ErrorKind::DeadlineExceeded,
+            Error::Cancelled => ErrorKind::Cancelled,
         }
     }
 }

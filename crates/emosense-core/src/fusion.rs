@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::registry::Modality;
 use crate::result::{serialize_prob, AnalysisResult};
 use crate::tier::Tier;
-use crate::{AudioOptions, EmoSense, FaceOptions, TextOptions};
+use crate::{AudioOptions, Budget, EmoSense, FaceOptions, TextOptions};
 
 /// Added to every certainty so that a modality that is unsure on all counts still has a say in proportion to its
 /// prior (and weights never all vanish).
@@ -87,10 +87,12 @@ pub struct MultimodalInput<'a> {
 }
 
 /// Options of a multimodal request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct MultimodalOptions {
     /// Start every modality's ladder at this tier instead of the top.
     pub tier: Option<Tier>,
+    /// When every modality stops.
+    pub budget: Budget,
 }
 
 /// Each modality's own answer.
@@ -168,13 +170,15 @@ impl EmoSense {
             return Err(Error::invalid("body", "holds no modality: send at least one of text, audio_base64, video_base64"));
         }
         let started = Instant::now();
-        let tier = options.tier;
+        let (tier, budget) = (options.tier, &options.budget);
         let (text, audio, face) = std::thread::scope(|scope| {
-            let text = input.text.map(|t| scope.spawn(move || self.text().analyze(t, &TextOptions { tier, sentences: false })));
-            let audio = input.audio.map(|a| {
-                scope.spawn(move || self.audio().analyze("audio_base64", a, &AudioOptions { tier, ..AudioOptions::default() }))
+            let text = input.text.map(|t| {
+                scope.spawn(move || self.text().analyze(t, &TextOptions { tier, sentences: false, budget: budget.clone() }))
             });
-            let face = input.video.map(|v| self.face().analyze("video_base64", v, &FaceOptions { tier, ..FaceOptions::default() }));
+            let audio = input.audio.map(|a| {
+                scope.spawn(move || self.audio().analyze("audio_base64", a, &AudioOptions { tier, budget: budget.clone(), ..AudioOptions::default() }))
+            });
+            let face = input.video.map(|v| self.face().analyze("video_base64", v, &FaceOptions { tier, budget: budget.clone(), ..FaceOptions::default() }));
             let join = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<AnalysisResult>>>, modality: &str| {
                 handle
                     .map(|h| h.join().unwrap_or_else(|_| Err(Error::Model { model: modality.to_owned(), message: "analysis panicked".into() })))

@@ -4,7 +4,9 @@
 //! models load lazily on first use, once per process.
 
 pub mod audio;
+pub mod budget;
 pub mod config;
+pub mod container;
 pub mod emotion;
 pub mod error;
 pub mod face;
@@ -17,6 +19,7 @@ pub mod result;
 pub mod text;
 pub mod tier;
 
+pub use budget::{Budget, CancelOnDrop};
 pub use config::{Config, Device, Precision};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, Result};

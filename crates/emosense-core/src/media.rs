@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::result::AnalysisResult;
 use crate::tier::Tier;
-use crate::{AudioOptions, EmoSense, FaceOptions, TextOptions};
+use crate::{AudioOptions, Budget, EmoSense, FaceOptions, TextOptions};
 
 /// The modality a file is analysed by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -55,17 +55,17 @@ impl MediaKind {
 
 impl EmoSense {
     /// Analyses a whole file as `kind` (the modality's defaults, from `tier` down); `field` names it in errors.
-    pub fn analyze_file(&self, field: &str, kind: MediaKind, bytes: &[u8], tier: Option<Tier>) -> Result<AnalysisResult> {
+    pub fn analyze_file(&self, field: &str, kind: MediaKind, bytes: &[u8], tier: Option<Tier>, budget: &Budget) -> Result<AnalysisResult> {
         match kind {
             MediaKind::Text => {
                 let text = std::str::from_utf8(bytes).map_err(|e| {
                     Error::unsupported(field, format!("is not UTF-8 plain text (invalid byte at offset {})", e.valid_up_to()))
                 })?;
                 let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-                self.text().analyze_field(field, text, &TextOptions { tier, sentences: false })
+                self.text().analyze_field(field, text, &TextOptions { tier, sentences: false, budget: budget.clone() })
             }
-            MediaKind::Audio => self.audio().analyze(field, bytes, &AudioOptions { tier, ..AudioOptions::default() }),
-            MediaKind::Video => self.face().analyze(field, bytes, &FaceOptions { tier, ..FaceOptions::default() }),
+            MediaKind::Audio => self.audio().analyze(field, bytes, &AudioOptions { tier, budget: budget.clone(), ..AudioOptions::default() }),
+            MediaKind::Video => self.face().analyze(field, bytes, &FaceOptions { tier, budget: budget.clone(), ..FaceOptions::default() }),
         }
     }
 }

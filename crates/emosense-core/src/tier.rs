@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::registry::{ModelSpec, ModelStatus};
 
 /// A rung of a modality's ladder.
@@ -102,7 +102,7 @@ impl<M> Ladder<M> {
     }
 
     /// Runs `infer` on the first rung at or below `start` whose model loads and runs; a rung that fails to load or
-    /// to run hands over to the next one. Invalid-input errors are returned at once: a lower tier would fail too.
+    /// to run hands over to the next one. Errors about the request (bad input, a passed deadline) are returned at once: a lower tier would fail too.
     pub fn run<T>(&self, start: Option<Tier>, mut infer: impl FnMut(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
         let mut skipped = Vec::new();
         for rung in self.rungs.iter().filter(|r| start.is_none_or(|t| r.spec.tier >= t)) {
@@ -116,7 +116,7 @@ impl<M> Ladder<M> {
             };
             match infer(&model) {
                 Ok(value) => return Ok((value, Answered { spec: &rung.spec, skipped })),
-                Err(e) if matches!(e.kind(), ErrorKind::InvalidInput | ErrorKind::TooLarge | ErrorKind::UnsupportedFormat) => return Err(e),
+                Err(e) if e.is_about_the_request() => return Err(e),
                 Err(e) => skipped.push(format!("{label}: {e}")),
             }
         }
@@ -127,6 +127,7 @@ impl<M> Ladder<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
     use crate::registry::Modality;
 
     fn spec(id: &str, tier: Tier) -> ModelSpec {

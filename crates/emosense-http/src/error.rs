@@ -19,7 +19,8 @@ pub(crate) struct ErrorBody {
 #[derive(Serialize, JsonSchema)]
 struct ErrorDetail {
     /// Machine-readable: `bad_request`, `not_found`, `method_not_allowed`, `unsupported_media_type`,
-    /// `payload_too_large`, `invalid_input`, `model_unavailable` or `internal`.
+    /// `payload_too_large`, `request_timeout`, `invalid_input`, `model_unavailable`, `overloaded`, `timeout` or
+    /// `internal`.
     code: &'static str,
     /// What to change, naming the field at fault.
     message: String,
@@ -40,9 +41,15 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("{0}")]
     UnsupportedMediaType(String),
-    /// The body exceeds the largest accepted request.
-    #[error("request body is larger than {limit} bytes")]
-    BodyTooLarge { limit: u64 },
+    /// The body exceeds the largest request the route accepts.
+    #[error("request body is larger than {limit} bytes, the most this route accepts (set by {limit_source})")]
+    BodyTooLarge { limit: u64, limit_source: &'static str },
+    /// The body did not arrive within the request's deadline.
+    #[error("the request body did not arrive within {seconds} s (REQUEST_TIMEOUT)")]
+    RequestTimeout { seconds: f64 },
+    /// Every analysis slot is busy and the queue is full.
+    #[error("the server is busy (MAX_CONCURRENT_ANALYSES running, MAX_QUEUED_ANALYSES waiting); retry shortly")]
+    Overloaded,
     /// A failure of the server itself.
     #[error("{0}")]
     Internal(String),
@@ -60,6 +67,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             ApiError::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            ApiError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "overloaded"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             ApiError::Core(e) => match e.kind() {
                 ErrorKind::InvalidInput => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
@@ -67,6 +76,8 @@ impl ApiError {
                 ErrorKind::UnsupportedFormat => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
                 ErrorKind::ModelUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "model_unavailable"),
                 ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                ErrorKind::DeadlineExceeded => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+                ErrorKind::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
             },
         }
     }
@@ -78,6 +89,9 @@ impl ApiError {
         response.extensions_mut().insert(ErrorCode(code));
         if let ApiError::MethodNotAllowed { allowed, .. } = self {
             response.headers_mut().insert(http::header::ALLOW, http::HeaderValue::from_static(allowed));
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE || status == StatusCode::REQUEST_TIMEOUT {
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(crate::RETRY_AFTER_SECONDS));
         }
         response
     }

@@ -15,10 +15,13 @@ use crate::routes::{AudioRequest, BatchRequest, BatchResponse, FaceRequest, Heal
 /// Statuses every analysis route may answer besides 200, with what they mean.
 const ANALYSIS_ERRORS: &[(u16, &str)] = &[
     (400, "The body is not UTF-8, not valid JSON, or not a well-formed multipart form."),
-    (413, "An input is over its configured limit (the message names the limit and its variable)."),
+    (408, "The body did not arrive within REQUEST_TIMEOUT (a Retry-After header says when to retry)."),
+    (413, "An input, or the body, is over its configured limit (the message names the limit and its variable)."),
     (415, "The Content-Type, or the format of a media field, is not one that is read."),
     (422, "A field is missing, empty, of the wrong type, unknown, or holds data that cannot be used."),
-    (503, "No tier of a modality's model ladder could answer."),
+    (503, "No tier of a modality's model ladder could answer (model_unavailable), every analysis slot and the queue \
+           are busy (overloaded), or the analysis ran past REQUEST_TIMEOUT (timeout); overloaded and timeout answers \
+           carry a Retry-After header."),
 ];
 
 /// The document (built once).

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{ModelStatus, AnalysisResult, AudioOptions, Error, FaceOptions, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
+use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use schemars::JsonSchema;
@@ -30,7 +30,7 @@ pub(crate) fn route_of(path: &str) -> Option<&'static str> {
     ROUTES.iter().find(|(p, _)| *p == path).map(|(p, _)| *p)
 }
 
-pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+pub(crate) fn dispatch(api: &Api, request: Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
     let Some((route, allowed)) = ROUTES.iter().find(|(p, _)| *p == path) else {
         return Err(ApiError::NotFound(path));
@@ -38,16 +38,14 @@ pub(crate) fn dispatch(api: &Api, request: Request<Bytes>) -> Result<Response<By
     if request.method() != allowed {
         return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allowed: allowed.as_str() });
     }
-    if request.body().len() as u64 > api.max_body_bytes() {
-        return Err(ApiError::BodyTooLarge { limit: api.max_body_bytes() });
-    }
+    api.check_body_size(route, request.body())?;
     match *route {
-        "/api/v1/emotion/analyze/text" => analyze_text(api, &request),
-        "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request),
-        "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request),
-        "/api/v1/emotion/analyze/face" => analyze_face(api, &request),
-        "/api/v1/emotion/analyze/multimodal" => analyze_multimodal(api, &request),
-        upload::ROUTE => upload::analyze(api, upload::read_buffered(api, &request)?),
+        "/api/v1/emotion/analyze/text" => analyze_text(api, &request, budget),
+        "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request, budget),
+        "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request, budget),
+        "/api/v1/emotion/analyze/face" => analyze_face(api, &request, budget),
+        "/api/v1/emotion/analyze/multimodal" => analyze_multimodal(api, &request, budget),
+        upload::ROUTE => upload::analyze(api, upload::read_buffered(api, &request)?, budget),
         "/api/v1/health" => Ok(health(api)),
         "/api/v1/openapi.json" => Ok(json_response(StatusCode::OK, crate::openapi::document())),
         _ => Ok(json_response(StatusCode::OK, &ModelsResponse { models: api.engine().models() })),
@@ -149,49 +147,49 @@ pub(crate) struct BatchResponse<'a> {
     count: usize,
 }
 
-fn analyze_text(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+fn analyze_text(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: TextRequest = parse_json(request)?;
     if let Some(other) = body.model_type.as_deref().filter(|m| *m != "text") {
         return Err(Error::invalid("model_type", format!("must be \"text\" on this route, not {other:?}")).into());
     }
-    let options = TextOptions { tier: body.tier, sentences: body.sentences };
+    let options = TextOptions { tier: body.tier, sentences: body.sentences, budget: budget.clone() };
     let result = api.engine().text().analyze(&body.text, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
-fn analyze_batch(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: BatchRequest = parse_json(request)?;
-    let options = TextOptions { tier: body.tier, sentences: false };
+    let options = TextOptions { tier: body.tier, sentences: false, budget: budget.clone() };
     let results = api.engine().text().analyze_batch(&body.texts, &options)?;
     let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), results: &results });
     Ok(answered(response, &results))
 }
 
-fn analyze_audio(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: AudioRequest = parse_json(request)?;
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
-    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features };
+    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features, budget: budget.clone() };
     let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
-fn analyze_face(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
+fn analyze_face(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: FaceRequest = parse_json(request)?;
     let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().max_video_bytes, "MAX_VIDEO_FILE_SIZE")?;
-    let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face };
+    let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone() };
     let result = api.engine().face().analyze("image_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
-fn analyze_multimodal(api: &Api, request: &Request<Bytes>) -> Result<Response<Bytes>, ApiError> {
-    let result = multimodal(api, parse_json(request)?)?;
+fn analyze_multimodal(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
+    let result = multimodal(api, parse_json(request)?, budget)?;
     let mut response = json_response(StatusCode::OK, &result);
     response.extensions_mut().insert(Answered::fused(&result));
     Ok(response)
 }
 
 /// Decodes the media of a multimodal request and runs the fused analysis.
-pub(crate) fn multimodal(api: &Api, body: MultimodalRequest) -> Result<MultimodalResult, ApiError> {
+pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget) -> Result<MultimodalResult, ApiError> {
     if let Some(other) = body.model_type.as_deref().filter(|m| *m != "multimodal") {
         return Err(Error::invalid("model_type", format!("must be \"multimodal\" on this route, not {other:?}")).into());
     }
@@ -199,7 +197,7 @@ pub(crate) fn multimodal(api: &Api, body: MultimodalRequest) -> Result<Multimoda
     let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.max_audio_bytes, "MAX_AUDIO_FILE_SIZE")).transpose()?;
     let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.max_video_bytes, "MAX_VIDEO_FILE_SIZE")).transpose()?;
     let input = MultimodalInput { text: body.text.as_deref(), audio: audio.as_deref(), video: video.as_deref() };
-    Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier })?)
+    Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier, budget: budget.clone() })?)
 }
 
 /// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit` bytes.
@@ -208,7 +206,12 @@ fn decode_base64(field: &str, encoded: &str, limit: u64, limit_source: &'static 
         Some(data_url) => data_url.split_once(";base64,").map(|(_, data)| data).ok_or_else(|| Error::invalid(field, "is a data: URL without ;base64,"))?,
         None => encoded,
     };
-    let payload: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    // Line breaks are allowed (MIME base64); the copy without them is made only when there are some.
+    let payload: std::borrow::Cow<'_, str> = if payload.bytes().any(|b| b.is_ascii_whitespace()) {
+        payload.chars().filter(|c| !c.is_ascii_whitespace()).collect::<String>().into()
+    } else {
+        payload.into()
+    };
     let decoded_len = (payload.len() as u64 / 4) * 3;
     if decoded_len > limit + 2 {
         return Err(Error::TooLarge { field: field.to_owned(), actual: decoded_len, limit, unit: "bytes", limit_source }.into());
@@ -257,9 +260,12 @@ fn parse_json<T: DeserializeOwned>(request: &Request<Bytes>) -> Result<T, ApiErr
     }
     let text = std::str::from_utf8(request.body())
         .map_err(|e| ApiError::BadRequest(format!("body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| ApiError::BadRequest(format!("body is not valid JSON: {e}")))?;
-    serde_json::from_value(value).map_err(|e| Error::invalid("body", e.to_string()).into())
+    // Parsed straight into the request type (no intermediate JSON tree): syntax errors are the client's JSON,
+    // data errors its fields.
+    serde_json::from_str(text).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::invalid("body", e.to_string()).into(),
+        _ => ApiError::BadRequest(format!("body is not valid JSON: {e}")),
+    })
 }
 
 #[cfg(test)]

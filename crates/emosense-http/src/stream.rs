@@ -2,6 +2,7 @@
 //! request as for `/api/v1/emotion/analyze/multimodal` with an optional `id`, each answer the fused result with that
 //! `id` echoed. A bad message gets `{"id", "error": {"code", "message"}}` and the stream goes on.
 
+use emosense_core::Budget;
 use serde_json::{Map, Value};
 
 use crate::routes::{multimodal, MultimodalRequest};
@@ -12,28 +13,35 @@ pub const STREAM_ROUTE: &str = "/ws/emotion/stream";
 
 impl Api {
     /// Answers one stream message with one JSON text; never fails (errors are answers too).
-    pub fn answer_stream_message(&self, message: &str) -> String {
+    pub fn answer_stream_message(&self, message: &str, budget: &Budget) -> String {
         let (id, outcome) = match serde_json::from_str::<Value>(message) {
             Ok(Value::Object(mut fields)) => {
                 let id = fields.remove("id").unwrap_or(Value::Null);
                 let outcome = serde_json::from_value::<MultimodalRequest>(Value::Object(fields))
                     .map_err(|e| emosense_core::Error::invalid("message", e.to_string()).into())
-                    .and_then(|request| multimodal(self, request));
+                    .and_then(|request| multimodal(self, request, budget));
                 (id, outcome)
             }
             Ok(_) => (Value::Null, Err(ApiError::BadRequest("a message must be a JSON object".into()))),
             Err(e) => (Value::Null, Err(ApiError::BadRequest(format!("message is not valid JSON: {e}")))),
         };
-        let mut answer = match outcome.and_then(|result| serde_json::to_value(result).map_err(|e| ApiError::Internal(e.to_string()))) {
+        let answer = match outcome.and_then(|result| serde_json::to_value(result).map_err(|e| ApiError::Internal(e.to_string()))) {
             Ok(Value::Object(result)) => result,
             Ok(other) => Map::from_iter([("result".to_owned(), other)]),
-            Err(e) => {
-                let (status, code) = e.status_and_code();
-                let error = serde_json::json!({"code": code, "status": status.as_u16(), "message": e.to_string()});
-                Map::from_iter([("error".to_owned(), error)])
-            }
+            Err(e) => return error_message(id, &e),
         };
-        answer.insert("id".into(), id);
-        Value::Object(answer).to_string()
+        with_id(answer, id)
     }
+}
+
+/// The stream's answer to a message that failed: `{"id", "error": {"code", "status", "message"}}`.
+pub(crate) fn error_message(id: Value, error: &ApiError) -> String {
+    let (status, code) = error.status_and_code();
+    let error = serde_json::json!({"code": code, "status": status.as_u16(), "message": error.to_string()});
+    with_id(Map::from_iter([("error".to_owned(), error)]), id)
+}
+
+fn with_id(mut answer: Map<String, Value>, id: Value) -> String {
+    answer.insert("id".into(), id);
+    Value::Object(answer).to_string()
 }

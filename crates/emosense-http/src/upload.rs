@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use emosense_core::{Config, Error, MediaKind, Tier};
+use emosense_core::{Budget, Config, Error, MediaKind, Tier};
 use futures_util::Stream;
 use http::{Request, Response, StatusCode};
 
@@ -78,6 +78,11 @@ fn too_large(actual: u64, (limit, limit_source): (u64, &'static str)) -> ApiErro
 
 /// Bytes a form may hold beyond its file (part headers, boundaries, the short fields).
 const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
+
+/// Largest body the route accepts: the largest file of any kind and the rest of the form.
+pub(crate) fn body_limit(config: &Config) -> u64 {
+    largest_limit(config).0 + FORM_OVERHEAD_BYTES
+}
 
 /// The body as the multipart parser pulls it: counts bytes and fails once they pass the current limit (which
 /// tightens when the file's kind becomes known), and hands over one chunk per poll so the parser hands each chunk
@@ -230,8 +235,8 @@ pub(crate) fn read_buffered(api: &Api, request: &Request<Bytes>) -> Result<Uploa
 }
 
 /// Analyses an upload with the modality of its kind.
-pub(crate) fn analyze(api: &Api, upload: Upload) -> Result<Response<Bytes>, ApiError> {
-    let mut result = api.engine().analyze_file("file", upload.kind, &upload.bytes, upload.tier)?;
+pub(crate) fn analyze(api: &Api, upload: Upload, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
+    let mut result = api.engine().analyze_file("file", upload.kind, &upload.bytes, upload.tier, budget)?;
     result.metadata.details.insert(
         "file".into(),
         serde_json::json!({

@@ -12,6 +12,12 @@ mod compressed;
 
 /// Longest audio analysed, in seconds (longer clips are refused rather than cut).
 pub const MAX_AUDIO_SECONDS: f64 = 120.0;
+/// Sample rates accepted, in Hz: from narrow-band telephone audio to studio recordings. A file declaring another
+/// rate is refused before decoding (a high declared rate would otherwise let a small file expand to
+/// [`MAX_AUDIO_SECONDS`] of samples at that rate).
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 4_000..=192_000;
+/// Most channels accepted.
+pub const MAX_CHANNELS: usize = 32;
 
 /// Decoded audio: mono samples in [-1, 1] at the file's own rate, and what the file was.
 #[derive(Debug, Clone)]
@@ -57,10 +63,24 @@ pub fn decode(field: &str, bytes: &[u8]) -> Result<Decoded> {
     }
     match sniff(bytes) {
         Some("wav") => decode_wav(field, bytes),
-        Some(container) => compressed::decode(field, bytes, container),
+        Some(container) => crate::container::decoding(field, || compressed::decode(field, bytes, container)),
         None if bytes.starts_with(b"RIFF") => Err(Error::invalid(field, "is a RIFF file but not WAVE audio, or its header is truncated")),
         None => Err(Error::unsupported(field, "is not audio: expected WAV, FLAC, Ogg Vorbis, MP3 or M4A (AAC)")),
     }
+}
+
+/// Refuses a sample rate outside [`SAMPLE_RATES`] and more than [`MAX_CHANNELS`] channels (or none).
+fn check_layout(field: &str, sample_rate: u32, channels: usize) -> Result<()> {
+    if !SAMPLE_RATES.contains(&sample_rate) {
+        return Err(Error::invalid(
+            field,
+            format!("declares a sample rate of {sample_rate} Hz; rates from {} to {} Hz are read", SAMPLE_RATES.start(), SAMPLE_RATES.end()),
+        ));
+    }
+    if channels == 0 || channels > MAX_CHANNELS {
+        return Err(Error::invalid(field, format!("declares {channels} channels; 1 to {MAX_CHANNELS} are read")));
+    }
+    Ok(())
 }
 
 /// Refuses audio longer than [`MAX_AUDIO_SECONDS`].
@@ -86,15 +106,14 @@ fn down_mix(interleaved: &[f32], channels: usize) -> impl Iterator<Item = f32> +
 fn decode_wav(field: &str, bytes: &[u8]) -> Result<Decoded> {
     let reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| Error::invalid(field, format!("is not a readable WAV file: {e}")))?;
     let spec = reader.spec();
-    if spec.channels == 0 || spec.sample_rate == 0 {
-        return Err(Error::invalid(field, format!("declares {} channels at {} Hz", spec.channels, spec.sample_rate)));
-    }
+    check_layout(field, spec.sample_rate, usize::from(spec.channels))?;
     let declared_frames = u64::from(reader.duration());
     if declared_frames == 0 {
         return Err(Error::invalid(field, "holds no audio samples"));
     }
     check_duration(field, declared_frames, spec.sample_rate)?;
-    let interleaved = read_samples(field, reader, spec)?;
+    // Every sample takes at least one byte of the file: a header cannot make the decoder reserve more than that.
+    let interleaved = read_samples(field, reader, spec, bytes.len())?;
     let channels = usize::from(spec.channels);
     let declared = declared_frames as usize * channels;
     if interleaved.len() < declared {
@@ -121,24 +140,24 @@ fn decode_wav(field: &str, bytes: &[u8]) -> Result<Decoded> {
 }
 
 /// All samples as f32 in [-1, 1]; stops at the end of the data actually present.
-fn read_samples(field: &str, mut reader: hound::WavReader<Cursor<&[u8]>>, spec: hound::WavSpec) -> Result<Vec<f32>> {
+fn read_samples(field: &str, mut reader: hound::WavReader<Cursor<&[u8]>>, spec: hound::WavSpec, file_bytes: usize) -> Result<Vec<f32>> {
     let unsupported = |what: String| Error::unsupported(field, what);
     match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(field, reader.samples::<f32>(), |s| s),
+        (hound::SampleFormat::Float, 32) => collect(field, reader.samples::<f32>(), file_bytes, |s| s),
         (hound::SampleFormat::Int, bits @ 1..=32) => {
             let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            collect(field, reader.samples::<i32>(), |s| s as f32 * scale)
+            collect(field, reader.samples::<i32>(), file_bytes, |s| s as f32 * scale)
         }
         (format, bits) => Err(unsupported(format!("{bits}-bit {format:?} samples are not supported"))),
     }
 }
 
-fn collect<S>(field: &str, samples: hound::WavSamples<'_, Cursor<&[u8]>, S>, to_f32: impl Fn(S) -> f32) -> Result<Vec<f32>>
+fn collect<S>(field: &str, samples: hound::WavSamples<'_, Cursor<&[u8]>, S>, file_bytes: usize, to_f32: impl Fn(S) -> f32) -> Result<Vec<f32>>
 where
     S: hound::Sample,
 {
     let declared = samples.len();
-    let mut out = Vec::with_capacity(declared);
+    let mut out = Vec::with_capacity(declared.min(file_bytes));
     for sample in samples {
         match sample {
             Ok(s) => out.push(to_f32(s)),
@@ -251,7 +270,9 @@ pub(crate) mod tests {
         assert!(message(&good[..good.len() - 1000]).contains("truncated"), "{}", message(&good[..good.len() - 1000]));
         let empty = wav(spec(1, 16_000, 16, hound::SampleFormat::Int), 0, |_, _| 0.0);
         assert!(message(&empty).contains("no audio samples"));
-        let long = wav(spec(1, 100, 8, hound::SampleFormat::Int), 100 * 121, |_, _| 0.0);
+        let long = wav(spec(1, 4000, 8, hound::SampleFormat::Int), 4000 * 121, |_, _| 0.0);
         assert!(matches!(decode("audio", &long), Err(Error::TooLarge { unit: "seconds", .. })));
+        let low = wav(spec(1, 100, 8, hound::SampleFormat::Int), 100, |_, _| 0.0);
+        assert!(message(&low).contains("100 Hz"), "{}", message(&low));
     }
 }

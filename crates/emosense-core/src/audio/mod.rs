@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
@@ -52,7 +53,7 @@ trait AudioModel: Send + Sync {
 }
 
 /// Options of an audio analysis request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct AudioOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
@@ -60,6 +61,8 @@ pub struct AudioOptions {
     pub segments: bool,
     /// Also return the clip's feature summary under `metadata.features`.
     pub features: bool,
+    /// When to stop: checked after decoding and between analysis windows.
+    pub budget: Budget,
 }
 
 /// One window of a timeline.
@@ -172,8 +175,11 @@ impl AudioAnalyzer {
     /// Analyses one audio file; `field` names the request field in errors.
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
+        options.budget.check()?;
         let prepared = self.prepare(field, bytes)?;
+        options.budget.check()?;
         let windows = Self::windows(&prepared);
+        options.budget.check()?;
         let ((scores, version), answered) =
             self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;
         let weights = windows.iter().map(|window| window.span.len() as f32);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use image::{imageops, RgbImage};
 use tract_onnx::prelude::*;
 
-use super::image::{crop, luma, pad_to_square_centred, resize};
+use super::image::{crop_resized, letterboxed, luma};
 use super::{FaceInput, FaceModel};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
@@ -85,10 +85,10 @@ impl Member {
     /// The member's input patch of a face.
     fn patch(&self, face: &FaceInput) -> RgbImage {
         match self.input {
-            Input::Rgb112 => resize(&pad_to_square_centred(&crop(face.image, &face.face_box)), 112, 112),
+            Input::Rgb112 => letterboxed(face.image, &face.face_box, 112),
             Input::Grey64 => {
                 let region = if face.aligned { face.face_box } else { face.face_box.grown(GREY_MARGIN) };
-                resize(&crop(face.image, &region), 64, 64)
+                crop_resized(face.image, &region, 64, 64)
             }
         }
     }

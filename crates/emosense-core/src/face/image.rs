@@ -69,9 +69,32 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<Decoded> {
         return Err(Error::invalid(field, "declares an image with no pixels"));
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
+    let rgb = decode_rgb(decoder, width, height).map_err(undecodable)?;
+    let mut image = DynamicImage::ImageRgb8(rgb);
     image.apply_orientation(orientation);
     Ok(Decoded { rgb: image.into_rgb8(), source, reoriented: orientation != image::metadata::Orientation::NoTransforms })
+}
+
+/// The decoder's pixels as RGB. 8-bit RGB and RGBA (nearly every photo and screenshot) are decoded into one buffer
+/// that is compacted in place, so a large image is held once rather than twice.
+fn decode_rgb(decoder: impl ImageDecoder, width: u32, height: u32) -> image::ImageResult<RgbImage> {
+    let stride = match decoder.color_type() {
+        image::ColorType::Rgb8 => 3,
+        image::ColorType::Rgba8 => 4,
+        _ => return Ok(DynamicImage::from_decoder(decoder)?.into_rgb8()),
+    };
+    let mut buffer = vec![0; usize::try_from(decoder.total_bytes()).unwrap_or(usize::MAX)];
+    decoder.read_image(&mut buffer)?;
+    if stride == 4 {
+        for pixel in 0..buffer.len() / 4 {
+            buffer.copy_within(pixel * 4..pixel * 4 + 3, pixel * 3);
+        }
+        buffer.truncate(buffer.len() / 4 * 3);
+        buffer.shrink_to_fit();
+    }
+    RgbImage::from_raw(width, height, buffer).ok_or_else(|| {
+        image::ImageError::Limits(image::error::LimitError::from_kind(image::error::LimitErrorKind::DimensionError))
+    })
 }
 
 /// Whether a JPEG file has its end-of-image marker after its last start-of-scan (the decoder would otherwise fill a
@@ -152,6 +175,58 @@ pub fn crop(image: &RgbImage, region: &FaceBox) -> RgbImage {
     canvas
 }
 
+/// Crops larger than this many pixels are resized straight from the image instead of being copied first (a crop
+/// reaching past the edge of a large image would otherwise allocate a canvas larger than the image itself).
+const COPIED_CROP_PIXELS: u64 = 4 << 20;
+
+/// The pixels under `region` resized to `width × height`: [`crop`] then [`resize`], without the intermediate copy
+/// when the crop lies inside the image or is large.
+pub fn crop_resized(image: &RgbImage, region: &FaceBox, width: u32, height: u32) -> RgbImage {
+    let (x0, y0) = (region.x.round() as i64, region.y.round() as i64);
+    let (crop_width, crop_height) = ((region.width.round() as i64).max(1), (region.height.round() as i64).max(1));
+    let (x1, y1) = (x0 + crop_width, y0 + crop_height);
+    let (image_width, image_height) = (i64::from(image.width()), i64::from(image.height()));
+    if x0 >= 0 && y0 >= 0 && x1 <= image_width && y1 <= image_height {
+        let view = imageops::crop_imm(image, x0 as u32, y0 as u32, crop_width as u32, crop_height as u32);
+        return imageops::resize(&*view, width, height, imageops::FilterType::Triangle);
+    }
+    if (crop_width * crop_height) as u64 <= COPIED_CROP_PIXELS {
+        return resize(&crop(image, region), width, height);
+    }
+    // The part inside the image, resized to where it lands in the output; the rest stays black.
+    let mut canvas = RgbImage::new(width, height);
+    let (inside_x0, inside_y0) = (x0.clamp(0, image_width), y0.clamp(0, image_height));
+    let (inside_x1, inside_y1) = (x1.clamp(0, image_width), y1.clamp(0, image_height));
+    if inside_x1 <= inside_x0 || inside_y1 <= inside_y0 {
+        return canvas;
+    }
+    let (scale_x, scale_y) = (f64::from(width) / crop_width as f64, f64::from(height) / crop_height as f64);
+    let to_output = |v: i64, origin: i64, scale: f64| ((v - origin) as f64 * scale).round() as i64;
+    let (out_x0, out_y0) = (to_output(inside_x0, x0, scale_x), to_output(inside_y0, y0, scale_y));
+    let out_width = (to_output(inside_x1, x0, scale_x) - out_x0).max(1) as u32;
+    let out_height = (to_output(inside_y1, y0, scale_y) - out_y0).max(1) as u32;
+    let view = imageops::crop_imm(image, inside_x0 as u32, inside_y0 as u32, (inside_x1 - inside_x0) as u32, (inside_y1 - inside_y0) as u32);
+    let part = imageops::resize(&*view, out_width, out_height, imageops::FilterType::Triangle);
+    imageops::replace(&mut canvas, &part, out_x0, out_y0);
+    canvas
+}
+
+/// The pixels under `region` centred on a black square and resized to `size × size`: [`crop`], then
+/// [`pad_to_square_centred`], then [`resize`], without the intermediate copies when the crop is large.
+pub fn letterboxed(image: &RgbImage, region: &FaceBox, size: u32) -> RgbImage {
+    let (crop_width, crop_height) = ((region.width.round() as i64).max(1) as u32, (region.height.round() as i64).max(1) as u32);
+    if u64::from(crop_width) * u64::from(crop_height) <= COPIED_CROP_PIXELS {
+        return resize(&pad_to_square_centred(&crop(image, region)), size, size);
+    }
+    let side = f64::from(crop_width.max(crop_height));
+    let scaled = |v: u32| ((f64::from(v) * f64::from(size) / side).round() as u32).clamp(1, size);
+    let (width, height) = (scaled(crop_width), scaled(crop_height));
+    let part = crop_resized(image, region, width, height);
+    let mut canvas = RgbImage::new(size, size);
+    imageops::replace(&mut canvas, &part, i64::from((size - width) / 2), i64::from((size - height) / 2));
+    canvas
+}
+
 /// `image` centred on a black square of side `max(width, height)`.
 pub fn pad_to_square_centred(image: &RgbImage) -> RgbImage {
     let side = image.width().max(image.height());
@@ -191,6 +266,14 @@ mod tests {
     fn decodes_png_and_reads_its_format() {
         let decoded = decode("image", &png(6, 4), 1000).unwrap();
         assert_eq!((decoded.rgb.dimensions(), decoded.source, decoded.reoriented), ((6, 4), SourceFormat::Png, false));
+        assert!(decoded.rgb.pixels().all(|p| p.0 == [10, 200, 30]));
+        let mut rgba = Vec::new();
+        image::RgbaImage::from_fn(5, 3, |x, y| image::Rgba([x as u8, y as u8, 7, 100])).write_to(&mut Cursor::new(&mut rgba), ImageFormat::Png).unwrap();
+        let decoded = decode("image", &rgba, 1000).unwrap();
+        assert_eq!(decoded.rgb.get_pixel(4, 2).0, [4, 2, 7], "alpha dropped, colours kept");
+        let mut grey = Vec::new();
+        image::GrayImage::from_pixel(2, 2, image::Luma([77])).write_to(&mut Cursor::new(&mut grey), ImageFormat::Png).unwrap();
+        assert_eq!(decode("image", &grey, 1000).unwrap().rgb.get_pixel(1, 1).0, [77, 77, 77]);
     }
 
     #[test]
@@ -224,6 +307,22 @@ mod tests {
         assert_eq!(c.get_pixel(0, 0).0, [0, 0, 0]);
         assert_eq!(c.get_pixel(2, 0).0, [255, 255, 255]);
         assert_eq!(c.get_pixel(2, 2).0, [0, 0, 0]);
+    }
+
+    #[test]
+    fn crops_resize_alike_whatever_their_size() {
+        let image = RgbImage::from_fn(3000, 2000, |x, y| image::Rgb([(x / 12) as u8, (y / 8) as u8, 128]));
+        let inside = FaceBox { x: 100.0, y: 50.0, width: 800.0, height: 600.0 };
+        assert_eq!(crop_resized(&image, &inside, 64, 48), resize(&crop(&image, &inside), 64, 48), "inside the image: the same pixels");
+        let past_the_edge = FaceBox { x: -1000.0, y: -600.0, width: 4500.0, height: 3000.0 };
+        let exact = resize(&crop(&image, &past_the_edge), 90, 60);
+        let direct = crop_resized(&image, &past_the_edge, 90, 60);
+        let mean_difference = exact.as_raw().iter().zip(direct.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / exact.as_raw().len() as f64;
+        assert!(mean_difference < 1.5, "differs only where the image edge falls between output pixels: {mean_difference}");
+        let letterbox_exact = resize(&pad_to_square_centred(&crop(&image, &past_the_edge)), 112, 112);
+        let letterbox = letterboxed(&image, &past_the_edge, 112);
+        let mean_difference = letterbox_exact.as_raw().iter().zip(letterbox.as_raw()).map(|(a, b)| f64::from(a.abs_diff(*b))).sum::<f64>() / letterbox.as_raw().len() as f64;
+        assert!(mean_difference < 1.5, "{mean_difference}");
     }
 
     #[test]

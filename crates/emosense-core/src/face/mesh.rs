@@ -8,7 +8,7 @@ use std::sync::Arc;
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
-use super::image::{crop, resize, FaceBox};
+use super::image::{crop_resized, FaceBox};
 
 /// Side of the model's input, in pixels.
 pub const INPUT_SIZE: u32 = 192;
@@ -50,7 +50,7 @@ impl FaceMesh {
     /// Landmarks of the face in `face_box` of `image`.
     pub fn landmarks(&self, image: &RgbImage, face_box: &FaceBox) -> TractResult<Landmarks> {
         let region = face_box.square(CROP_SCALE);
-        let patch = resize(&crop(image, &region), INPUT_SIZE, INPUT_SIZE);
+        let patch = crop_resized(image, &region, INPUT_SIZE, INPUT_SIZE);
         let s = INPUT_SIZE as usize;
         let input: Vec<f32> = patch.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect();
         let input = tract_ndarray::Array4::from_shape_vec((1, s, s, 3), input)?;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use ::image::RgbImage;
 use serde::Serialize;
 
+use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
@@ -78,7 +79,7 @@ trait FaceModel: Send + Sync {
 }
 
 /// Options of a face analysis request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct FaceOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
@@ -88,6 +89,8 @@ pub struct FaceOptions {
     pub annotate: bool,
     /// The image is one cropped face: skip detection.
     pub aligned_face: bool,
+    /// When to stop: checked between video frames and between the stages of the pipeline.
+    pub budget: Budget,
 }
 
 /// One face of an answer.
@@ -171,6 +174,7 @@ pub struct FaceAnalyzer {
     model_dir: PathBuf,
     max_bytes: u64,
     max_pixels: u64,
+    max_frame_pixels: u64,
     precision: Precision,
     sampling: video::Sampling,
 }
@@ -219,6 +223,7 @@ impl FaceAnalyzer {
             model_dir: dir,
             max_bytes: config.max_video_bytes,
             max_pixels: config.max_image_pixels,
+            max_frame_pixels: config.max_video_frame_pixels,
             precision: config.precision,
             sampling: video::Sampling { interval_s: 1.0 / config.video_sample_fps, max_frames: config.max_video_frames },
         }
@@ -248,6 +253,7 @@ impl FaceAnalyzer {
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
         self.check_size(field, bytes)?;
+        options.budget.check()?;
         if let Some(container) = video::Container::sniff(bytes) {
             return self.analyze_video(field, bytes, container, options, started);
         }
@@ -294,7 +300,8 @@ impl FaceAnalyzer {
         }
         let mut timeline = Vec::new();
         let (mut first_with_face, mut skipped) = (None::<FrameAnalysis>, Vec::new());
-        let info = video::for_each_sampled_frame(field, bytes, container, self.max_pixels, self.sampling, |t, frame| {
+        let limits = video::VideoLimits { max_frame_pixels: self.max_frame_pixels, sampling: self.sampling, budget: &options.budget };
+        let info = video::for_each_sampled_frame(field, bytes, container, &limits, |t, frame| {
             let analysis = self.analyze_frame(frame, options)?;
             let emotions = analysis.emotions();
             let (dominant_emotion, confidence) = emotions.dominant();
@@ -333,6 +340,7 @@ impl FaceAnalyzer {
 
     /// Finds and scores every face of a decoded image (or the image as one face when `aligned_face`).
     pub fn analyze_frame(&self, image: &RgbImage, options: &FaceOptions) -> Result<FrameAnalysis> {
+        options.budget.check()?;
         let mut skipped = Vec::new();
         let mut stages_ms = StageTimes::default();
         let started = Instant::now();
@@ -364,6 +372,7 @@ impl FaceAnalyzer {
                 stages_ms,
             });
         }
+        options.budget.check()?;
         let mesh = match self.mesh.get() {
             Ok(mesh) => Some(mesh),
             Err(reason) => {

@@ -13,6 +13,8 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 use serde::Serialize;
 
+use crate::budget::Budget;
+use crate::container;
 use crate::error::{Error, Result};
 
 /// A video container read here.
@@ -25,14 +27,12 @@ pub enum Container {
 }
 
 impl Container {
-    /// Recognises a video by its first bytes; a GIF counts as video only when it holds more than one frame.
+    /// Recognises a video by its first bytes; a GIF counts as video when its blocks hold more than one frame (read
+    /// without decoding any pixel).
     pub fn sniff(bytes: &[u8]) -> Option<Container> {
         match bytes {
             [_, _, _, _, b'f', b't', b'y', b'p', ..] => Some(Container::Mp4),
-            [b'G', b'I', b'F', b'8', ..] => {
-                let frames = GifDecoder::new(Cursor::new(bytes)).map(|d| d.into_frames().take(2).count()).unwrap_or(0);
-                (frames > 1).then_some(Container::AnimatedGif)
-            }
+            [b'G', b'I', b'F', b'8', ..] => container::gif::layout(bytes, 2).filter(|l| l.frames > 1).map(|_| Container::AnimatedGif),
             _ => None,
         }
     }
@@ -51,6 +51,16 @@ impl Sampling {
     fn interval_for(&self, duration_s: f64) -> f64 {
         self.interval_s.max(duration_s / self.max_frames.max(1) as f64)
     }
+}
+
+/// What decoding a video may cost.
+#[derive(Debug, Clone, Copy)]
+pub struct VideoLimits<'a> {
+    /// Most pixels a frame may have (`MAX_VIDEO_FRAME_PIXELS`), checked from the header before decoding.
+    pub max_frame_pixels: u64,
+    pub sampling: Sampling,
+    /// Checked before each frame is decoded.
+    pub budget: &'a Budget,
 }
 
 /// What was read from a video.
@@ -100,27 +110,25 @@ impl Sampler {
 }
 
 /// Decodes `bytes` as `container` and calls `visit(t, frame)` for each sampled frame in time order; `field` names
-/// the request field in errors. Videos whose frames would have more than `max_pixels` pixels are refused first.
+/// the request field in errors. Videos whose frames would have more than `limits.max_frame_pixels` pixels are
+/// refused first; decoding stops when the budget runs out.
 pub fn for_each_sampled_frame(
     field: &str,
     bytes: &[u8],
     container: Container,
-    max_pixels: u64,
-    sampling: Sampling,
+    limits: &VideoLimits<'_>,
     mut visit: impl FnMut(f64, &RgbImage) -> Result<()>,
 ) -> Result<VideoInfo> {
-    // The demuxer and decoders parse untrusted bytes: a panic in them is a bad file, not a server failure.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match container {
-        Container::Mp4 => read_mp4(field, bytes, max_pixels, sampling, &mut visit),
-        Container::AnimatedGif => read_gif(field, bytes, max_pixels, sampling, &mut visit),
-    }))
-    .unwrap_or_else(|_| Err(Error::invalid(field, "could not be decoded: the video is corrupt")))
+    crate::container::decoding(field, || match container {
+        Container::Mp4 => read_mp4(field, bytes, limits, &mut visit),
+        Container::AnimatedGif => read_gif(field, bytes, limits, &mut visit),
+    })
 }
 
 fn check_pixels(field: &str, width: u32, height: u32, max_pixels: u64) -> Result<()> {
     let pixels = u64::from(width) * u64::from(height);
     if pixels > max_pixels {
-        return Err(Error::TooLarge { field: field.to_owned(), actual: pixels, limit: max_pixels, unit: "pixels", limit_source: "MAX_IMAGE_PIXELS" });
+        return Err(Error::TooLarge { field: field.to_owned(), actual: pixels, limit: max_pixels, unit: "pixels per frame", limit_source: "MAX_VIDEO_FRAME_PIXELS" });
     }
     if pixels == 0 {
         return Err(Error::invalid(field, "declares a video with no pixels"));
@@ -128,7 +136,9 @@ fn check_pixels(field: &str, width: u32, height: u32, max_pixels: u64) -> Result
     Ok(())
 }
 
-fn read_mp4(field: &str, bytes: &[u8], max_pixels: u64, sampling: Sampling, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
+fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
+    let VideoLimits { max_frame_pixels, sampling, budget } = *limits;
+    container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
     let mut reader = mp4::Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64)
         .map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
     let video_tracks: Vec<&mp4::Mp4Track> =
@@ -139,7 +149,7 @@ fn read_mp4(field: &str, bytes: &[u8], max_pixels: u64, sampling: Sampling, visi
         return Err(Error::unsupported(field, format!("holds {what}; the video codec read is H.264 (avc1)")));
     };
     let (width, height) = (u32::from(track.width()), u32::from(track.height()));
-    check_pixels(field, width, height, max_pixels)?;
+    check_pixels(field, width, height, max_frame_pixels)?;
     let timescale = f64::from(track.timescale().max(1));
     let duration_s = track.duration().as_secs_f64();
     let length_size = track.trak.mdia.minf.stbl.stsd.avc1.as_ref().map_or(4, |avc| usize::from(avc.avcc.length_size_minus_one & 0x03) + 1);
@@ -160,29 +170,34 @@ fn read_mp4(field: &str, bytes: &[u8], max_pixels: u64, sampling: Sampling, visi
     // Times count from the first frame shown (B-frames shift every presentation time by the reordering delay).
     let mut pending_times: BinaryHeap<Reverse<i64>> = BinaryHeap::new();
     let (mut decoded, mut first_pts) = (0, None);
-    let mut show = |frame: RgbImage, pending: &mut BinaryHeap<Reverse<i64>>, sampler: &mut Sampler| -> Result<()> {
+    let mut show = |yuv: &openh264::decoder::DecodedYUV<'_>, pending: &mut BinaryHeap<Reverse<i64>>, sampler: &mut Sampler| -> Result<()> {
+        // The stream's own parameter sets, not the container, say how large a decoded frame is.
+        let (frame_width, frame_height) = yuv.dimensions();
+        check_pixels(field, frame_width as u32, frame_height as u32, max_frame_pixels)?;
+        let frame = to_rgb(yuv);
         decoded += 1;
         let pts = pending.pop().map_or(0, |Reverse(pts)| pts);
         let t = (pts - *first_pts.get_or_insert(pts)).max(0) as f64 / timescale;
         if sampler.take(t) { visit(round3(t), &frame) } else { Ok(()) }
     };
     for sample_id in 1..=sample_count {
+        budget.check()?;
         let sample = reader
             .read_sample(track_id, sample_id)
             .map_err(|e| Error::invalid(field, format!("sample {sample_id} could not be read: {e}")))?
             .ok_or_else(|| Error::invalid(field, format!("is truncated: sample {sample_id} of {sample_count} is missing")))?;
         pending_times.push(Reverse(sample.start_time as i64 + i64::from(sample.rendering_offset)));
         let packet = annex_b(field, &sample.bytes, length_size)?;
-        if let Some(frame) = decoder.decode(&packet).map_err(undecodable)?.map(|yuv| to_rgb(&yuv)) {
-            show(frame, &mut pending_times, &mut sampler)?;
+        if let Some(yuv) = decoder.decode(&packet).map_err(undecodable)? {
+            show(&yuv, &mut pending_times, &mut sampler)?;
         }
         if sampler.done() {
             break;
         }
     }
     if !sampler.done() {
-        for frame in decoder.flush_remaining().map_err(undecodable)?.iter().map(to_rgb) {
-            show(frame, &mut pending_times, &mut sampler)?;
+        for yuv in decoder.flush_remaining().map_err(undecodable)?.iter() {
+            show(yuv, &mut pending_times, &mut sampler)?;
         }
     }
     drop(show);
@@ -213,15 +228,19 @@ fn to_rgb(yuv: &openh264::decoder::DecodedYUV<'_>) -> RgbImage {
     RgbImage::from_raw(width as u32, height as u32, rgb).unwrap_or_default()
 }
 
-fn read_gif(field: &str, bytes: &[u8], max_pixels: u64, sampling: Sampling, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
+fn read_gif(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
+    let VideoLimits { max_frame_pixels, sampling, budget } = *limits;
     let undecodable = |e: ::image::ImageError| Error::invalid(field, format!("could not be decoded as an animated GIF: {e}"));
     let decoder = GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
-    check_pixels(field, width, height, max_pixels)?;
+    check_pixels(field, width, height, max_frame_pixels)?;
     // A GIF declares no duration up front: frames are sampled at the interval, within the frame budget.
     let mut sampler = Sampler::new(sampling, 0.0);
     let (mut t, mut decoded) = (0.0f64, 0);
-    for frame in decoder.into_frames() {
+    let mut frames = decoder.into_frames();
+    loop {
+        budget.check()?;
+        let Some(frame) = frames.next() else { break };
         let frame = frame.map_err(undecodable)?;
         let (numerator, denominator) = frame.delay().numer_denom_ms();
         // Browsers show frames without a delay for 0.1 s.
@@ -278,5 +297,7 @@ mod tests {
         assert_eq!(Container::sniff(b"\0\0\0\x18ftypmp42\0\0\0\0"), Some(Container::Mp4));
         assert_eq!(Container::sniff(b"\x89PNG\r\n\x1a\n"), None);
         assert_eq!(Container::sniff(b"GIF89a broken"), None, "an unreadable GIF is left to the image decoder");
+        let one_frame = [&b"GIF89a\x60\xea\x60\xea\x80\0\0\0\0\0\xff\xff\xff"[..], b"\x2c\0\0\0\0\x01\0\x01\0\0\x02\x02\x4c\x01\0\x3b"].concat();
+        assert_eq!(Container::sniff(&one_frame), None, "a 60000x60000 GIF of one frame is an image, found without decoding it");
     }
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::words::words;
 use super::{score_each, Scored, TextModel};
+use crate::budget::Budget;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::Result;
 
@@ -72,7 +73,8 @@ impl LinearModel {
 }
 
 impl TextModel for LinearModel {
-    fn score(&self, texts: &[&str], _batch_size: usize) -> Result<Vec<Scored>> {
+    fn score(&self, texts: &[&str], _batch_size: usize, budget: &Budget) -> Result<Vec<Scored>> {
+        budget.check()?;
         Ok(score_each(texts, |t| self.scores(t)))
     }
 

@@ -9,6 +9,7 @@ mod words;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
@@ -40,7 +41,7 @@ struct Scored {
 /// What every rung of the text ladder does.
 trait TextModel: Send + Sync {
     /// Scores each text; long texts are handled inside (chunked or bag-of-words).
-    fn score(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Scored>>;
+    fn score(&self, texts: &[&str], batch_size: usize, budget: &Budget) -> Result<Vec<Scored>>;
     /// Version from the model's manifest entry.
     fn version(&self) -> &str;
 }
@@ -57,12 +58,14 @@ fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -
 }
 
 /// Options of a text analysis request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct TextOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
     /// Also score each sentence on its own.
     pub sentences: bool,
+    /// When to stop: checked between batches of chunks.
+    pub budget: Budget,
 }
 
 /// Text analysis with lazily loaded models; one per process, shared by all requests.
@@ -147,7 +150,7 @@ impl TextAnalyzer {
         let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
         let mut inputs = vec![text];
         inputs.extend(sentence_ranges.iter().map(|r| &text[r.clone()]));
-        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs))?;
+        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs, &options.budget))?;
         let mut result = self.result(&scored[0], text, &answered, &version, started);
         if options.sentences {
             result.sentences = Some(
@@ -190,13 +193,13 @@ impl TextAnalyzer {
         }
         let started = Instant::now();
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs))?;
+        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs, &options.budget))?;
         Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, &version, started)).collect())
     }
 
     /// Scores with one rung's model, returning the scores and that model's version.
-    fn score(&self, model: &dyn TextModel, inputs: &[&str]) -> Result<(Vec<Scored>, String)> {
-        Ok((model.score(inputs, self.batch_size)?, model.version().to_owned()))
+    fn score(&self, model: &dyn TextModel, inputs: &[&str], budget: &Budget) -> Result<(Vec<Scored>, String)> {
+        Ok((model.score(inputs, self.batch_size, budget)?, model.version().to_owned()))
     }
 
     fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, version: &str, started: Instant) -> AnalysisResult {

@@ -13,6 +13,7 @@ use tract_onnx::prelude::*;
 
 use super::segment::{pack, sentences};
 use super::{Scored, TextModel};
+use crate::budget::Budget;
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 
@@ -120,7 +121,7 @@ impl Transformer {
 }
 
 impl TextModel for Transformer {
-    fn score(&self, texts: &[&str], batch_size: usize) -> Result<Vec<Scored>> {
+    fn score(&self, texts: &[&str], batch_size: usize, budget: &Budget) -> Result<Vec<Scored>> {
         let mut chunks = Vec::new();
         let mut tokens = vec![0usize; texts.len()];
         for (owner, text) in texts.iter().enumerate() {
@@ -142,6 +143,7 @@ impl TextModel for Transformer {
         order.sort_by_key(|c| c.ids.len());
         let mut parts: Vec<Vec<(EmotionScores, f32)>> = vec![Vec::new(); texts.len()];
         for batch in order.chunks(batch_size.max(1)) {
+            budget.check()?;
             for (chunk, scores) in batch.iter().zip(self.run(batch)?) {
                 parts[chunk.owner].push((scores, chunk.ids.len() as f32));
             }

@@ -11,13 +11,17 @@ use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
-use super::{check_duration, down_mix, Decoded, SourceFormat};
+use super::{check_duration, check_layout, down_mix, Decoded, SourceFormat};
+use crate::container;
 use crate::error::{Error, Result};
 
 /// Decodes `bytes`, whose container [`super::sniff`] named `sniffed`.
 pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result<Decoded> {
     let container = if sniffed == "m4a" { "mp4" } else { sniffed };
     let broken = |e: SymphoniaError| Error::invalid(field, format!("is not a readable {sniffed} file: {e}"));
+    if container == "mp4" {
+        container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable {sniffed} file: {e}")))?;
+    }
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
     let mut hint = Hint::new();
     hint.with_extension(sniffed);
@@ -39,6 +43,9 @@ pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result
         Some("aac") => "aac",
         _ => "other",
     };
+    if let Some(rate) = params.sample_rate {
+        check_layout(field, rate, params.channels.map_or(1, |c| c.count()))?;
+    }
     let mut decoder = codecs.make(&params, &DecoderOptions::default()).map_err(broken)?;
     let mut samples = Vec::new();
     let mut layout: Option<(u32, usize)> = None;
@@ -60,9 +67,7 @@ pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result
         };
         let spec = *decoded.spec();
         let channels = spec.channels.count();
-        if channels == 0 || spec.rate == 0 {
-            return Err(Error::invalid(field, format!("declares {channels} channels at {} Hz", spec.rate)));
-        }
+        check_layout(field, spec.rate, channels)?;
         if layout.is_some_and(|known| known != (spec.rate, channels)) {
             return Err(Error::invalid(field, "changes its sample rate or channel count midway"));
         }

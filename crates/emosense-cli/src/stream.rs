@@ -61,7 +61,7 @@ where
 {
     let (mut outgoing, mut incoming) = socket.split();
     let (queue, mut queued) = tokio::sync::mpsc::channel::<Queued>(QUEUED_MESSAGES);
-    let reader = tokio::spawn(async move {
+    let mut reader = tokio::spawn(async move {
         while let Some(Ok(message)) = incoming.next().await {
             let item = match message {
                 Message::Text(text) => Queued::Request(text.as_str().to_owned()),
@@ -77,7 +77,11 @@ where
     });
     while let Some(item) = queued.recv().await {
         let reply = match item {
-            Queued::Request(text) => Message::text(api.clone().answer_stream_message_in_turn(text).await),
+            // When the client goes away mid-analysis, the analysis is dropped, which cancels it.
+            Queued::Request(text) => tokio::select! {
+                answer = api.clone().answer_stream_message_in_turn(text) => Message::text(answer),
+                _ = &mut reader => break,
+            },
             Queued::Reply(message) => message,
         };
         if outgoing.send(reply).await.is_err() {

@@ -150,6 +150,10 @@ impl Api {
         }
         let bytes = tokio::time::timeout(timeout, read_body(body, limit, declared)).await.map_err(|_| body_timed_out())??;
         let request = Request::from_parts(parts, bytes);
+        // Health checks, the model list and refusals of unknown routes never wait behind analyses.
+        if request.method() != http::Method::POST || routes::route_of(request.uri().path()).is_none() {
+            return Ok(self.answer(request, &Budget::unlimited()));
+        }
         self.run_blocking(started, move |api, budget| Ok(api.answer(request, budget))).await
     }
 

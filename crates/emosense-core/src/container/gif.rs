@@ -59,17 +59,9 @@ mod tests {
     use super::*;
 
     /// A GIF of `frames` 1x1 frames on a `width` x `height` canvas, with a global two-colour table.
-    pub(crate) fn tiny_frames(width: u16, height: u16, frames: usize) -> Vec<u8> {
-        let mut gif = b"GIF89a".to_vec();
-        gif.extend_from_slice(&width.to_le_bytes());
-        gif.extend_from_slice(&height.to_le_bytes());
-        gif.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
-        for _ in 0..frames {
-            gif.extend_from_slice(&[0x21, 0xF9, 4, 0, 0, 0, 0, 0]);
-            gif.extend_from_slice(&[0x2C, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x4C, 0x01, 0]);
-        }
-        gif.push(0x3B);
-        gif
+    fn tiny_frames(width: u16, height: u16, frames: usize) -> Vec<u8> {
+        let frame: &[u8] = b"\x21\xf9\x04\0\0\0\0\0\x2c\0\0\0\0\x01\0\x01\0\0\x02\x02\x4c\x01\0";
+        [&b"GIF89a"[..], &width.to_le_bytes(), &height.to_le_bytes(), b"\x80\0\0\0\0\0\xff\xff\xff", &frame.repeat(frames), b"\x3b"].concat()
     }
 
     #[test]

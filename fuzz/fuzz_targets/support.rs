@@ -1,0 +1,21 @@
+//! The engine the fuzz targets drive: no model files, so every modality answers from the tiers that need none and
+//! each run spends its time in decoding and parsing, with budgets small enough that one input stays fast.
+
+use std::time::Duration;
+
+use emosense_core::{Config, EmoSense};
+
+/// An engine without models, a 1 MiB file limit, 4 megapixels, 8 video frames and a 10 s deadline.
+pub fn engine() -> EmoSense {
+    EmoSense::new(Config {
+        model_dir: std::env::temp_dir().join("emosense-fuzz-no-models"),
+        max_audio_bytes: 1 << 20,
+        max_video_bytes: 1 << 20,
+        max_image_pixels: 4 << 20,
+        max_video_frame_pixels: 1 << 20,
+        max_video_frames: 8,
+        max_text_chars: 2000,
+        request_timeout: Duration::from_secs(10),
+        ..Config::default()
+    })
+}

@@ -2,8 +2,8 @@
 # Coverage-guided fuzzing of every decoder and request parser with cargo fuzz (libFuzzer, the stable toolchain, no
 # sanitizer: the code is safe Rust over C/C++ decoders built from source). Each target runs for SECONDS (20 in CI)
 # from seeds: the repository's media fixtures, the hostile inputs of tests/hardening.rs (made here from the
-# fixtures) and fuzz/seeds/. A crash, a panic that escapes, an input slower than 10 s or a run over 512 MB of memory
-# fails the script and leaves the input under fuzz/artifacts/.
+# fixtures), what earlier runs found (tests/data/fuzz/) and fuzz/seeds/. A crash, a panic that escapes, an input
+# slower than 10 s or a run over 512 MB of memory fails the script and leaves the input under fuzz/artifacts/.
 #   tests/fuzz.sh [SECONDS] [TARGET...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +22,9 @@ cp tests/data/audio/*.{flac,ogg,mp3,m4a} "$seeds/audio_file/"
 cp tests/data/images/*.{jpg,png} tests/data/video/*.{mp4,gif} "$seeds/face_file/"
 cp tests/data/video/*.{mp4,gif} tests/data/audio/tone.m4a "$seeds/containers/"
 cp fuzz/seeds/http_request/* "$seeds/http_request/"
+cp tests/data/fuzz/*.m4a "$seeds/audio_file/"
+cp tests/data/fuzz/*.mp4 "$seeds/face_file/"
+cp tests/data/fuzz/*.mp4 "$seeds/containers/"
 python3 - "$seeds" <<'PY'
 import struct, sys
 seeds = sys.argv[1]

@@ -123,6 +123,17 @@ fn a_zero_size_box_inside_an_mp4_track_is_refused_instead_of_read_forever() {
 }
 
 #[test]
+fn inputs_the_fuzzers_found_are_refused() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    let api = warm_api();
+    let esds = encode(&fixture("fuzz/m4a-esds-without-descriptor.m4a"));
+    assert_refused(api, "/api/v1/emotion/analyze/audio", json!({"audio_base64": esds}), 422, "invalid_input", Duration::from_secs(2));
+    let metadata_loop = encode(&fixture("fuzz/mp4-zero-size-box-in-metadata.mp4"));
+    let answer = assert_refused(api, "/api/v1/emotion/analyze/face", json!({"image_base64": metadata_loop}), 422, "invalid_input", Duration::from_secs(2));
+    assert!(answer["error"]["message"].as_str().unwrap().contains("size 0"), "{answer}");
+}
+
+#[test]
 fn hundreds_of_frames_on_a_huge_gif_canvas_are_refused_from_the_header() {
     let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
     let gif = gif_of_tiny_frames(7000, 7000, 300);

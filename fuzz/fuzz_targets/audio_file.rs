@@ -10,6 +10,9 @@ mod support;
 
 fuzz_target!(|data: &[u8]| {
     static ENGINE: OnceLock<emosense_core::EmoSense> = OnceLock::new();
-    let engine = ENGINE.get_or_init(support::engine);
+    let engine = ENGINE.get_or_init(|| {
+        support::tolerate_caught_panics();
+        support::engine()
+    });
     let _ = engine.audio().prepare("audio", data);
 });

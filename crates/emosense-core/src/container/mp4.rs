@@ -9,7 +9,17 @@ const MAX_DEPTH: usize = 16;
 const MAX_BOXES: usize = 100_000;
 
 /// Boxes that hold only other boxes.
-const CONTAINERS: [&[u8; 4]; 12] = [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf", b"mfra", b"udta"];
+const CONTAINERS: [&[u8; 4]; 13] =
+    [b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"mvex", b"moof", b"traf", b"mfra", b"udta", b"wave"];
+
+/// How the boxes at one level are read.
+#[derive(Clone, Copy, PartialEq)]
+enum Level {
+    /// Boxes of any kind, each read by its type.
+    Boxes,
+    /// The items of an `ilst` (metadata list): each holds boxes of its own.
+    MetadataItems,
+}
 
 /// Bytes of fixed fields before the child boxes of a sample entry inside `stsd`, by entry type.
 fn sample_entry_fields(kind: &[u8; 4]) -> Option<usize> {
@@ -23,10 +33,10 @@ fn sample_entry_fields(kind: &[u8; 4]) -> Option<usize> {
 /// Checks the box structure of `bytes`; the error says what is wrong and where.
 pub fn check(bytes: &[u8]) -> Result<(), String> {
     let mut boxes = 0;
-    walk(bytes, 0, &mut boxes, "file")
+    walk(bytes, 0, &mut boxes, "file", Level::Boxes)
 }
 
-fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str) -> Result<(), String> {
+fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str, level: Level) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("boxes nest more than {MAX_DEPTH} deep"));
     }
@@ -62,24 +72,23 @@ fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str) -> Result<()
             None => return Err(format!("box {name:?} declares {size} bytes but {parent} has {} left", rest.len())),
         };
         let body = &rest[header..size];
-        if CONTAINERS.contains(&&kind) {
-            walk(body, depth + 1, boxes, &name)?;
-        } else if &kind == b"stsd" {
-            check_sample_descriptions(body, depth, boxes)?;
-        } else {
-            check_table(&kind, body).map_err(|e| format!("box {name:?}: {e}"))?;
+        let inside = |offset: usize| body.get(offset..).ok_or_else(|| format!("box {name:?} is cut short"));
+        match &kind {
+            _ if level == Level::MetadataItems || CONTAINERS.contains(&&kind) => walk(body, depth + 1, boxes, &name, Level::Boxes)?,
+            b"ilst" => walk(body, depth + 1, boxes, &name, Level::MetadataItems)?,
+            // A full box (version and flags) of boxes, except in QuickTime files, where `hdlr` follows at once.
+            b"meta" => walk(inside(if body.get(4..8) == Some(b"hdlr") { 0 } else { 4 })?, depth + 1, boxes, &name, Level::Boxes)?,
+            // Version and flags, an entry count, then one box per data reference.
+            b"dref" => walk(inside(8)?, depth + 1, boxes, &name, Level::Boxes)?,
+            b"stsd" => walk_entries(inside(8)?, depth + 1, boxes)?,
+            _ => check_table(&kind, body).map_err(|e| format!("box {name:?}: {e}"))?,
         }
         rest = &rest[size..];
     }
     Ok(())
 }
 
-/// `stsd`: version and flags, an entry count, then one box per sample entry whose children follow fixed fields.
-fn check_sample_descriptions(body: &[u8], depth: usize, boxes: &mut usize) -> Result<(), String> {
-    let entries = body.get(8..).ok_or("box \"stsd\" is cut short")?;
-    walk_entries(entries, depth + 1, boxes)
-}
-
+/// The sample entries of `stsd` (after its version, flags and entry count): boxes whose children follow fixed fields.
 fn walk_entries(mut rest: &[u8], depth: usize, boxes: &mut usize) -> Result<(), String> {
     while rest.len() >= 8 {
         let size = u32::from_be_bytes(rest[..4].try_into().unwrap_or_default()) as usize;
@@ -96,7 +105,7 @@ fn walk_entries(mut rest: &[u8], depth: usize, boxes: &mut usize) -> Result<(), 
             };
             if let Some(children) = rest.get(8 + fields + extra..size) {
                 let name = String::from_utf8_lossy(&kind).to_string();
-                walk(children, depth + 1, boxes, &name)?;
+                walk(children, depth + 1, boxes, &name, Level::Boxes)?;
             }
         }
         rest = &rest[size..];
@@ -169,6 +178,12 @@ mod tests {
     fn impossible_sizes_are_refused() {
         let zero_inside = boxed(b"moov", &boxed(b"trak", b"\0\0\0\0zzzz"));
         assert!(check(&zero_inside).unwrap_err().contains("size 0"));
+        for meta in [boxed(b"meta", &[&[0u8; 4][..], b"\0\0\0\0zzzz"].concat()), boxed(b"meta", &[&boxed(b"hdlr", &[0; 24])[..], b"\0\0\0\0zzzz"].concat())] {
+            let zero_in_meta = boxed(b"moov", &boxed(b"udta", &meta));
+            assert!(check(&zero_in_meta).unwrap_err().contains("size 0"), "metadata boxes are walked too");
+        }
+        let zero_in_item = boxed(b"moov", &boxed(b"udta", &boxed(b"meta", &[&[0u8; 4][..], &boxed(b"ilst", &boxed(b"\xa9nam", b"\0\0\0\0data"))].concat())));
+        assert!(check(&zero_in_item).unwrap_err().contains("size 0"), "and the items of a metadata list");
         let overrun = boxed(b"moov", &[0, 0, 0, 200, b'f', b'r', b'e', b'e']);
         assert!(check(&overrun).unwrap_err().contains("200 bytes"));
         let tiny = boxed(b"moov", &[0, 0, 0, 4, b'f', b'r', b'e', b'e']);

@@ -51,11 +51,16 @@ cat >"$work/post.lua" <<'LUA'
 local body_file = os.getenv("BODY")
 local f = io.open(body_file, "rb"); local body = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = body; wrk.headers["Content-Type"] = "application/json"
-local statuses = {}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) statuses = {} end
 function response(status, headers, body) statuses[status] = (statuses[status] or 0) + 1 end
 function done(summary, latency, requests)
-  local counts = {}
-  for status, n in pairs(statuses) do counts[#counts + 1] = status .. ":" .. n end
+  local totals, counts = {}, {}
+  for _, thread in ipairs(threads) do
+    for status, n in pairs(thread:get("statuses")) do totals[status] = (totals[status] or 0) + n end
+  end
+  for status, n in pairs(totals) do counts[#counts + 1] = status .. ":" .. n end
   io.write(string.format("requests %d, %.1f/s, p50 %.1f ms, p99 %.1f ms, statuses %s, socket errors %d\n",
     summary.requests, summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
     latency:percentile(99) / 1000, table.concat(counts, " "), summary.errors.connect + summary.errors.read +

@@ -119,7 +119,7 @@ pub fn for_each_sampled_frame(
     limits: &VideoLimits<'_>,
     mut visit: impl FnMut(f64, &RgbImage) -> Result<()>,
 ) -> Result<VideoInfo> {
-    crate::container::decoding(field, || match container {
+    container::decoding(field, || match container {
         Container::Mp4 => read_mp4(field, bytes, limits, &mut visit),
         Container::AnimatedGif => read_gif(field, bytes, limits, &mut visit),
     })

@@ -2,8 +2,6 @@
 //! GIF frames, through the face route's analysis (no models: decoding is what runs).
 #![no_main]
 
-use std::sync::OnceLock;
-
 use emosense_core::FaceOptions;
 use libfuzzer_sys::fuzz_target;
 
@@ -11,11 +9,6 @@ use libfuzzer_sys::fuzz_target;
 mod support;
 
 fuzz_target!(|data: &[u8]| {
-    static ENGINE: OnceLock<emosense_core::EmoSense> = OnceLock::new();
-    let engine = ENGINE.get_or_init(|| {
-        support::tolerate_caught_panics();
-        support::engine()
-    });
     let options = FaceOptions { aligned_face: data.first().is_some_and(|b| b & 1 == 1), ..FaceOptions::default() };
-    let _ = engine.face().analyze("image", data, &options);
+    let _ = support::shared_engine().face().analyze("image", data, &options);
 });

@@ -64,11 +64,6 @@ impl Api {
         &self.engine
     }
 
-    /// Largest request body any route accepts; front ends stop reading (413) beyond it.
-    pub fn max_body_bytes(&self) -> u64 {
-        routes::ROUTES.iter().map(|(path, _)| self.body_limit(path)).max().unwrap_or(0)
-    }
-
     /// Largest body the route at `path` accepts: what its largest valid request can take (media arrive
     /// base64-encoded, 4/3 larger), so an oversize body is refused as soon as it passes that.
     pub fn body_limit(&self, path: &str) -> u64 {

@@ -53,16 +53,17 @@ fn a_portrait_has_one_smiling_face_with_geometry() {
 }
 
 #[test]
-fn a_group_photo_has_five_faces_and_the_answer_is_the_largest() {
+fn a_group_photo_has_five_faces_and_the_answer_is_the_main_face() {
     let (status, body) = analyze(json!({"image_base64": encode(&image("group.jpg"))}));
     assert_eq!(status, 200, "{body}");
     assert_valid_result(&body);
     assert_eq!(body["metadata"]["faces_detected"], 5);
     let faces = faces(&body);
     assert_eq!(faces.len(), 5);
-    let area = |f: &Value| f["box"]["width"].as_f64().unwrap() * f["box"]["height"].as_f64().unwrap();
-    let largest = faces.iter().max_by(|a, b| area(a).total_cmp(&area(b))).unwrap();
-    assert_eq!(body["emotions"], largest["emotions"]);
+    // The largest box, each weighed by how far its score clears the detector's 0.5 threshold.
+    let prominence = |f: &Value| f["box"]["width"].as_f64().unwrap() * f["box"]["height"].as_f64().unwrap() * ((f["score"].as_f64().unwrap() - 0.5) / 0.5).max(0.05);
+    let main = faces.iter().max_by(|a, b| prominence(a).total_cmp(&prominence(b))).unwrap();
+    assert_eq!(body["emotions"], main["emotions"]);
     for face in faces {
         assert!(face["score"].as_f64().unwrap() > 0.5 && face["geometry"].is_object(), "{face}");
     }
@@ -89,6 +90,70 @@ fn exif_orientation_is_honoured() {
     assert_eq!(metadata["faces_detected"], 1, "{body}");
     assert!(faces(&body)[0]["box"]["y"].as_f64().unwrap() < 100.0, "{body}");
     assert_eq!(body["dominant_emotion"], "joy");
+}
+
+fn png(image: &image::RgbImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+#[test]
+fn photos_stored_sideways_without_exif_are_turned_until_a_face_shows() {
+    let portrait = image::load_from_memory(&image("portrait.png")).unwrap().into_rgb8();
+    // Turned a quarter to the left, a quarter clockwise brings it back; and the other way round. Upside down, the
+    // detector finds a weak phantom upright, and the turned image's clear face wins over it.
+    let turns = [(image::imageops::rotate270(&portrait), 90), (image::imageops::rotate90(&portrait), 270), (image::imageops::rotate180(&portrait), 180)];
+    for (stored, turned_back) in turns {
+        let (status, body) = analyze(json!({"image_base64": encode(&png(&stored))}));
+        assert_eq!(status, 200, "{body}");
+        let metadata = &body["metadata"];
+        assert_eq!((metadata["face_search"].as_str(), metadata["image"]["rotated_degrees"].as_u64()), (Some("rotated"), Some(turned_back)), "{body}");
+        assert_eq!(body["dominant_emotion"], "joy", "{body}");
+        assert!(metadata["warnings"][0].as_str().unwrap().contains("turned"), "{body}");
+        // The box refers to the upright image: the face in its upper half.
+        assert!(faces(&body)[0]["box"]["y"].as_f64().unwrap() < 100.0, "{body}");
+    }
+}
+
+#[test]
+fn a_small_face_on_a_large_canvas_is_found_in_tiles() {
+    // The portrait scaled so its face is about 200 px wide, on a 4000 x 3000 grey canvas: 20 px at the detector's
+    // 416 px view of the whole image, below its smallest anchor.
+    let portrait = image::load_from_memory(&image("portrait.jpg")).unwrap().into_rgb8();
+    let scaled = image::imageops::resize(&portrait, 900, 900, image::imageops::FilterType::Triangle);
+    let mut canvas = image::RgbImage::from_pixel(4000, 3000, image::Rgb([128, 128, 128]));
+    image::imageops::replace(&mut canvas, &scaled, 1500, 1000);
+    let mut jpeg = Vec::new();
+    canvas.write_to(&mut Cursor::new(&mut jpeg), image::ImageFormat::Jpeg).unwrap();
+    let (status, body) = analyze(json!({"image_base64": encode(&jpeg)}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metadata"]["face_search"], "tiles", "{body}");
+    assert_eq!(body["metadata"]["faces_detected"], 1, "{body}");
+    let face_box = &faces(&body)[0]["box"];
+    let x = face_box["x"].as_f64().unwrap();
+    assert!((1500.0 + 140.0 * 900.0 / 512.0..1500.0 + 200.0 * 900.0 / 512.0).contains(&x), "{body}");
+    assert_eq!(body["dominant_emotion"], "joy", "{body}");
+}
+
+#[test]
+fn a_small_image_with_no_face_detected_is_read_as_one_face_and_says_so() {
+    let (status, body) = analyze(json!({"image_base64": encode(&image("face_48.png"))}));
+    assert_eq!(status, 200, "{body}");
+    let metadata = &body["metadata"];
+    assert_eq!((metadata["face_search"].as_str(), metadata["tier"].as_str()), (Some("whole_image"), Some("primary")), "{body}");
+    assert_eq!(metadata["faces_detected"], 0);
+    assert!(metadata["warnings"][0].as_str().unwrap().contains("aligned_face"), "{body}");
+    assert_eq!(faces(&body)[0]["score"], 0.0);
+    assert_eq!(body["dominant_emotion"], "joy", "{body}");
+    // Landscape thumbnails are not face crops: one too far from square, and in a square one the landmark model sees no
+    // face.
+    let landscape = image::load_from_memory(&image("landscape.jpg")).unwrap();
+    for thumbnail in [landscape.thumbnail(150, 100), landscape.resize_exact(96, 96, image::imageops::FilterType::Triangle)] {
+        let (status, body) = analyze(json!({"image_base64": encode(&png(&thumbnail.into_rgb8()))}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((body["metadata"]["tier"].as_str(), body["metadata"]["face_search"].as_str()), (Some("fallback"), Some("detector")), "{body}");
+    }
 }
 
 #[test]

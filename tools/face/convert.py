@@ -26,6 +26,9 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
+sys.path.insert(0, os.path.dirname(__file__))
+from int8 import weight_only_int8  # noqa: E402
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "models-quantized", "face")
 TINY_ANCHORS = [(1.603231, 2.094468), (6.041143, 7.080126), (2.882459, 3.518061), (4.266906, 5.178857),
@@ -201,43 +204,6 @@ def mini_xception_input(gray01):
 def run_onnx(path, x):
     session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     return session.run(None, {session.get_inputs()[0].name: x})
-
-
-# ---------- weight-only int8 ----------
-
-def weight_only_int8(src, dst):
-    """Every Conv/Gemm/MatMul weight initializer becomes int8 (symmetric, one scale per output channel) behind a
-    DequantizeLinear; activations stay float, so tract folds the weights back to f32 at load."""
-    model = onnx.load(src)
-    g = model.graph
-    inits = {i.name: i for i in g.initializer}
-    targets = {n.input[1] for n in g.node if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1
-               and n.input[1] in inits}
-    new_nodes = []
-    for name in sorted(targets):
-        w = numpy_helper.to_array(inits[name]).astype(np.float32)
-        if w.size < 64:
-            continue
-        users = [n for n in g.node if len(n.input) > 1 and n.input[1] == name]
-        transposed = all(n.op_type == "Gemm" and any(a.name == "transB" and a.i == 1 for a in n.attribute) for n in users)
-        axis = 0 if all(n.op_type == "Conv" for n in users) or transposed else 1
-        reduce = tuple(i for i in range(w.ndim) if i != axis)
-        amax = np.abs(w).max(axis=reduce)
-        scale = np.where(amax > 0, amax / 127.0, 1.0).astype(np.float32)
-        shape = [1] * w.ndim
-        shape[axis] = -1
-        q = np.clip(np.round(w / scale.reshape(shape)), -127, 127).astype(np.int8)
-        g.initializer.remove(inits[name])
-        g.initializer.extend([numpy_helper.from_array(q, name + "_q"), numpy_helper.from_array(scale, name + "_scale"),
-                              numpy_helper.from_array(np.zeros(scale.shape, np.int8), name + "_zero")])
-        new_nodes.append(helper.make_node("DequantizeLinear", [name + "_q", name + "_scale", name + "_zero"], [name],
-                                          axis=axis, name=name + "_dequantize"))
-    for i, node in enumerate(new_nodes):
-        g.node.insert(i, node)
-    if model.opset_import[0].version < 13:
-        model.opset_import[0].version = 13
-    onnx.checker.check_model(model)
-    onnx.save(model, dst)
 
 
 def main():

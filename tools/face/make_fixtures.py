@@ -1,6 +1,6 @@
 """Writes the test images under tests/data/images/ from registry packages (sources and licences in its README).
 
-Usage: tools/.venv-face/bin/python tools/face/make_fixtures.py --packages target/modelgen/face/dl
+Usage: tools/.venv/bin/python tools/face/make_fixtures.py --packages target/modelgen/face/dl
 (--packages holds the extracted npm package @vladmandic/face-api 1.7.15 and the scikit-image 0.24.0 wheel;
 tools/face/build.sh fetches both.)
 """
@@ -35,6 +35,9 @@ def main():
     exif[EXIF_ORIENTATION] = 6
     astronaut.resize((256, 256), Image.BILINEAR).transpose(Image.ROTATE_90).save(
         os.path.join(OUT, "portrait_exif_rotated.jpg"), quality=90, exif=exif.tobytes())
+    # A tight 48 x 48 crop of the face, as FER2013's faces are cut (colour, lossless: the expression model's golden
+    # preprocessing test reads it).
+    astronaut.crop((175, 80, 265, 170)).resize((48, 48), Image.BILINEAR).save(os.path.join(OUT, "face_48.png"))
 
 
 if __name__ == "__main__":

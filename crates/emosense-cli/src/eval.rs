@@ -57,17 +57,47 @@ const FER_FOLDERS: [(&str, Emotion); 7] = [
 /// Faces per model run.
 const FACE_BATCH: usize = 64;
 
-/// Reads `<data>/fer2013-publictest/<label>/*.jpg`, scores every face as an aligned crop with each expression
-/// model and their mean (and with the lower tiers when asked), and prints the metrics as JSON.
-pub fn eval_face(engine: &EmoSense, data: &Path, all_tiers: bool) -> Result<ExitCode, String> {
-    let root = data.join("fer2013-publictest");
-    let mut files = Vec::new();
-    for (folder, emotion) in FER_FOLDERS {
-        let dir = root.join(folder);
-        let mut names: Vec<_> = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        names.sort();
-        files.extend(names.into_iter().map(|path| (path, emotion.index())));
+/// Which FER2013 faces to evaluate on.
+pub struct FaceEvalSet<'a> {
+    /// Folder holding the split folders.
+    pub data: &'a Path,
+    /// Split folder under `data`, holding `<label>/*.jpg`.
+    pub split: &'a str,
+    /// A file listing `<label>/<file name>` per line: only those faces.
+    pub files: Option<&'a Path>,
+}
+
+impl FaceEvalSet<'_> {
+    /// Every face of the set, sorted by label folder then name, with its label index.
+    fn faces(&self) -> Result<Vec<(std::path::PathBuf, usize)>, String> {
+        let root = self.data.join(self.split);
+        let listed: Option<std::collections::HashSet<String>> = match self.files {
+            Some(list) => Some(std::fs::read_to_string(list).map_err(|e| format!("{}: {e}", list.display()))?.lines().map(str::to_owned).collect()),
+            None => None,
+        };
+        let mut files = Vec::new();
+        for (folder, emotion) in FER_FOLDERS {
+            let dir = root.join(folder);
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map_err(|e| format!("{}: {e}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+                .filter(|name| listed.as_ref().is_none_or(|l| l.contains(&format!("{folder}/{name}"))))
+                .collect();
+            names.sort();
+            files.extend(names.into_iter().map(|name| (dir.join(name), emotion.index())));
+        }
+        if files.is_empty() {
+            return Err(format!("{}: no faces", root.display()));
+        }
+        Ok(files)
     }
+}
+
+/// Scores every face of `set` as an aligned crop with each expression model and their weighted mean (and with the
+/// lower tiers when asked), prints the metrics as JSON, and writes each face's probabilities to `probabilities`.
+pub fn eval_face(engine: &EmoSense, set: &FaceEvalSet, probabilities: Option<&Path>, all_tiers: bool) -> Result<ExitCode, String> {
+    let files = set.faces()?;
+    let mut probability_lines = String::new();
     let started = Instant::now();
     let tiers = if all_tiers { vec![Tier::Primary, Tier::Secondary, Tier::Fallback] } else { vec![Tier::Primary] };
     let mut predictions: Vec<(String, Vec<usize>)> = Vec::new();
@@ -85,7 +115,19 @@ pub fn eval_face(engine: &EmoSense, data: &Path, all_tiers: bool) -> Result<Exit
             if members.len() > 1 {
                 block_predictions.push(("ensemble".to_owned(), emosense_core::face::mean_of_members(&members)));
             }
-            block_predictions.extend(members);
+            block_predictions.extend(members.into_iter().map(|m| (m.name.to_owned(), m.scores)));
+        }
+        if probabilities.is_some() {
+            for (i, (path, label)) in block.iter().enumerate() {
+                let mut line = serde_json::Map::new();
+                line.insert("file".into(), path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().into());
+                line.insert("label".into(), Emotion::ALL[*label].as_str().into());
+                for (name, scores) in &block_predictions {
+                    line.insert(name.clone(), json!(scores[i].as_array()));
+                }
+                probability_lines.push_str(&serde_json::Value::Object(line).to_string());
+                probability_lines.push('\n');
+            }
         }
         for (name, scores) in block_predictions {
             let labels = scores.iter().map(|s| s.dominant().0.index());
@@ -98,8 +140,11 @@ pub fn eval_face(engine: &EmoSense, data: &Path, all_tiers: bool) -> Result<Exit
     let gold: Vec<usize> = files.iter().map(|(_, l)| *l).collect();
     let models: serde_json::Map<String, serde_json::Value> =
         predictions.iter().map(|(name, predicted)| (name.clone(), serde_json::Value::Object(scores_report(predicted, &gold)))).collect();
+    if let Some(path) = probabilities {
+        std::fs::write(path, probability_lines).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     let report = json!({
-        "data": "fer2013-publictest",
+        "data": set.split,
         "rows": gold.len(),
         "precision": engine.config().precision.as_str(),
         "models": models,

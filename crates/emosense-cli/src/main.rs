@@ -59,9 +59,18 @@ enum Command {
     /// Evaluate the face expression models on FER2013 (48 x 48 aligned faces, one folder per label) and print
     /// accuracy and macro-F1 per model and for the ensemble as JSON.
     EvalFace {
-        /// Folder holding `fer2013-publictest/<label>/*.jpg`.
+        /// Folder holding `<split>/<label>/*.jpg`.
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
+        /// The split's folder under `--data`.
+        #[arg(long, default_value = "fer2013-publictest")]
+        split: String,
+        /// Only the faces listed in this file, one `<label>/<file name>` per line.
+        #[arg(long)]
+        files: Option<PathBuf>,
+        /// Also write every face's probabilities from each model as JSON lines to this file.
+        #[arg(long)]
+        probabilities: Option<PathBuf>,
         /// Also evaluate the secondary tier (landmarks and geometry rules; slower) and the fallback.
         #[arg(long)]
         all_tiers: bool,
@@ -190,7 +199,9 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
-        Command::EvalFace { data, all_tiers } => eval::eval_face(&engine, &data, all_tiers),
+        Command::EvalFace { data, split, files, probabilities, all_tiers } => {
+            eval::eval_face(&engine, &eval::FaceEvalSet { data: &data, split: &split, files: files.as_deref() }, probabilities.as_deref(), all_tiers)
+        }
     };
     match outcome {
         Ok(code) => code,

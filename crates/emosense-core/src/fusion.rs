@@ -262,6 +262,7 @@ mod tests {
             model_version: "1".into(),
             latency_ms: 0.0,
             skipped_tiers: Vec::new(),
+            warnings: Vec::new(),
             details: serde_json::Map::new(),
         };
         AnalysisResult::new(emotions, metadata)

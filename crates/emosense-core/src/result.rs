@@ -53,6 +53,9 @@ pub struct Metadata {
     /// Why higher tiers did not answer, when the answer comes from a lower one than requested.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_tiers: Vec<String>,
+    /// What the answer assumed or could not do that the caller should know (absent when nothing).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Modality-specific facts (for text: characters, tokens, chunks).
     #[serde(flatten)]
     pub details: serde_json::Map<String, serde_json::Value>,

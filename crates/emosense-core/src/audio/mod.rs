@@ -207,6 +207,7 @@ impl AudioAnalyzer {
                 model_version: version,
                 latency_ms: (started.elapsed().as_secs_f64() * 1e5).round() / 100.0,
                 skipped_tiers: answered.skipped.clone(),
+                warnings: Vec::new(),
                 details,
             },
         );

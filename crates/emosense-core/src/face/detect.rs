@@ -1,11 +1,15 @@
 //! Face detection with face-api's TinyFaceDetector (a Tiny-YOLOv2 with five anchors): the image padded bottom/right
 //! to a square and resized to 416 px; when nothing is found there, again at 224 px, which finds the faces that fill
 //! the frame. Output `grid` `[1, 25, G, G]`: per anchor (tx, ty, tw, th, objectness).
+//!
+//! Photos get two more looks when neither size finds a face: overlapping tiles of a large image (a face that shrinks
+//! below the smallest anchor when the whole image is scaled to 416 px), and the image turned a quarter either way or
+//! upside down (a photo stored sideways without an EXIF orientation).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use image::{imageops, RgbImage};
+use image::{imageops, GenericImageView, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::image::{resize, FaceBox};
@@ -16,6 +20,10 @@ pub const INPUT_SIZES: [u32; 2] = [416, 224];
 pub const SCORE_THRESHOLD: f32 = 0.5;
 /// Detections overlapping a better one by more than this are dropped.
 pub const NMS_IOU: f32 = 0.4;
+/// Tiles per side of a large image's longer edge (the tiles overlap by a quarter).
+pub const TILES_PER_SIDE: u32 = 3;
+/// Turns tried, in degrees clockwise, when a photo shows no face upright.
+pub const ROTATIONS: [u32; 3] = [90, 270, 180];
 /// Anchor sizes in grid cells.
 const ANCHORS: [(f32, f32); 5] = [(1.603231, 2.094468), (6.041143, 7.080126), (2.882459, 3.518061), (4.266906, 5.178857), (9.041765, 10.66308)];
 
@@ -24,6 +32,17 @@ const ANCHORS: [(f32, f32); 5] = [(1.603231, 2.094468), (6.041143, 7.080126), (2
 pub struct Detection {
     pub face_box: FaceBox,
     pub score: f32,
+}
+
+/// Faces found in an image turned by one of [`ROTATIONS`].
+pub struct Rotated {
+    /// The image turned upright, which the faces' boxes refer to.
+    pub image: RgbImage,
+    /// Degrees clockwise the original was turned.
+    pub degrees: u32,
+    pub faces: Vec<Detection>,
+    /// Detector input size that found them.
+    pub input_size: u32,
 }
 
 /// The detector at each input size.
@@ -50,6 +69,63 @@ impl Detector {
         }
         Ok((Vec::new(), last))
     }
+
+    /// Faces too small to be found in the whole image scaled to the detector's input: the image cut into
+    /// overlapping tiles a [`TILES_PER_SIDE`]th of its longer side, each scaled to the largest input. Nothing for an
+    /// image under two inputs on its longer side, where tiles would find nothing new.
+    pub fn detect_in_tiles(&self, image: &RgbImage) -> TractResult<Vec<Detection>> {
+        let (size, plan) = &self.plans[0];
+        let (width, height) = image.dimensions();
+        if width.max(height) < 2 * size {
+            return Ok(Vec::new());
+        }
+        let tile = width.max(height).div_ceil(TILES_PER_SIDE).max(*size);
+        let mut found = Vec::new();
+        for y in tile_starts(height, tile) {
+            for x in tile_starts(width, tile) {
+                let part = image.view(x, y, tile.min(width - x), tile.min(height - y)).to_image();
+                found.extend(detect_at(plan, &part, *size)?.into_iter().map(|d| Detection { face_box: d.face_box.translated(x as f32, y as f32), ..d }));
+            }
+        }
+        Ok(non_maximum_suppression(found, NMS_IOU))
+    }
+
+    /// Of the [`ROTATIONS`] under which faces are found, the one whose best face scores highest, with the turned
+    /// image and the faces in it (a wrong turn can find a weak phantom, so every turn is tried).
+    pub fn detect_rotated(&self, image: &RgbImage) -> TractResult<Option<Rotated>> {
+        let mut best: Option<Rotated> = None;
+        for degrees in ROTATIONS {
+            let turned = rotated(image, degrees);
+            let (faces, input_size) = self.detect(&turned)?;
+            let top = |faces: &[Detection]| faces.first().map_or(0.0, |d| d.score);
+            if !faces.is_empty() && best.as_ref().is_none_or(|b| top(&faces) > top(&b.faces)) {
+                best = Some(Rotated { image: turned, degrees, faces, input_size });
+            }
+        }
+        Ok(best)
+    }
+}
+
+/// `image` turned `degrees` (a multiple of 90) clockwise.
+pub fn rotated(image: &RgbImage, degrees: u32) -> RgbImage {
+    match degrees % 360 {
+        90 => imageops::rotate90(image),
+        180 => imageops::rotate180(image),
+        270 => imageops::rotate270(image),
+        _ => image.clone(),
+    }
+}
+
+/// Offsets of tiles of `tile` pixels covering `length`, a quarter of a tile overlapping the next; the last ends at the
+/// edge.
+fn tile_starts(length: u32, tile: u32) -> Vec<u32> {
+    if length <= tile {
+        return vec![0];
+    }
+    let step = (tile * 3 / 4).max(1);
+    let mut starts: Vec<u32> = (0..).map(|i| i * step).take_while(|&s| s + tile < length).collect();
+    starts.push(length - tile);
+    starts
 }
 
 fn load_plan(path: &Path, size: u32) -> std::result::Result<Arc<TypedRunnableModel>, String> {
@@ -122,6 +198,28 @@ mod tests {
 
     fn detection(x: f32, score: f32) -> Detection {
         Detection { face_box: FaceBox { x, y: 0.0, width: 10.0, height: 10.0 }, score }
+    }
+
+    #[test]
+    fn tiles_cover_the_length_and_overlap() {
+        assert_eq!(tile_starts(300, 416), vec![0]);
+        assert_eq!(tile_starts(4000, 1334), vec![0, 1000, 2000, 2666]);
+        assert_eq!(tile_starts(3000, 1334), vec![0, 1000, 1666]);
+        for (length, tile) in [(833, 416), (4000, 1334), (9999, 3333)] {
+            let starts = tile_starts(length, tile);
+            assert_eq!(starts.last().copied(), Some(length - tile));
+            assert!(starts.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= tile * 3 / 4), "{starts:?}");
+        }
+    }
+
+    #[test]
+    fn rotations_turn_clockwise() {
+        let mut image = RgbImage::new(3, 2);
+        image.put_pixel(0, 0, image::Rgb([255, 0, 0]));
+        assert_eq!(rotated(&image, 90).dimensions(), (2, 3));
+        assert_eq!(rotated(&image, 90).get_pixel(1, 0).0, [255, 0, 0]);
+        assert_eq!(rotated(&image, 180).get_pixel(2, 1).0, [255, 0, 0]);
+        assert_eq!(rotated(&image, 270).get_pixel(0, 2).0, [255, 0, 0]);
     }
 
     #[test]

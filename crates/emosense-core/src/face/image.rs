@@ -153,6 +153,11 @@ impl FaceBox {
         FaceBox { x: self.x + self.width / 2.0 - side / 2.0, y: self.y + self.height / 2.0 - side / 2.0, width: side, height: side }
     }
 
+    /// The box moved by `(dx, dy)`.
+    pub fn translated(&self, dx: f32, dy: f32) -> FaceBox {
+        FaceBox { x: self.x + dx, y: self.y + dy, ..*self }
+    }
+
     /// The box clipped to an image of `width × height`.
     pub fn clipped(&self, width: u32, height: u32) -> FaceBox {
         let (x0, y0) = (self.x.clamp(0.0, width as f32), self.y.clamp(0.0, height as f32));

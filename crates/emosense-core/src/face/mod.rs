@@ -1,7 +1,8 @@
 //! Facial emotion analysis: image → upright RGB → face boxes (TinyFaceDetector) → 468 landmarks per face
 //! (FaceMesh) → geometric features → a tier ladder of expression ensemble → geometry rules → neutral prior, per face.
-//! The answer is the largest face's; every face is listed with its box, emotions and geometry. A video (H.264 in
-//! MP4, animated GIF) is sampled at a fixed rate and each sampled frame goes through the same pipeline.
+//! The answer is the main face's (the largest, weighed by detector confidence); every face is listed with its box,
+//! emotions and geometry. A photo in which the detector finds nothing gets further looks ([`FaceSearch`]). A video
+//! (H.264 in MP4, animated GIF) is sampled at a fixed rate and each sampled frame goes through the same pipeline.
 
 mod annotate;
 mod detect;
@@ -28,7 +29,7 @@ use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use self::image::{FaceBox, SourceFormat};
-pub use expression::MEMBERS as EXPRESSION_MEMBERS;
+pub use expression::{MemberSpec, MEMBERS as EXPRESSION_MEMBERS};
 pub use geometry::Geometry;
 pub use video::VideoInfo;
 
@@ -72,9 +73,17 @@ impl FaceInput<'_> {
     }
 }
 
+/// One member's probabilities for each face, and its share of the rung's mean.
+#[derive(Debug, Clone)]
+pub struct MemberScores {
+    pub name: &'static str,
+    pub weight: f32,
+    pub scores: Vec<EmotionScores>,
+}
+
 /// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
 trait FaceModel: Send + Sync {
-    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>>;
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>>;
     fn version(&self) -> &str;
 }
 
@@ -98,7 +107,7 @@ pub struct FaceOptions {
 pub struct FaceResult {
     #[serde(rename = "box")]
     pub face_box: FaceBox,
-    /// Detector confidence (1 for an aligned face).
+    /// Detector confidence (1 for an aligned face, 0 for an image read as one face because none was detected).
     #[serde(serialize_with = "crate::result::serialize_prob")]
     pub score: f32,
     pub dominant_emotion: Emotion,
@@ -120,7 +129,7 @@ pub struct FaceResult {
 #[derive(Debug, Clone)]
 pub struct FrameAnalysis {
     pub faces: Vec<FaceResult>,
-    /// Index into `faces` of the face the answer is about (the largest), if any.
+    /// Index into `faces` of the face the answer is about (see [`main_face`]), if any.
     pub main_face: Option<usize>,
     pub tier: Tier,
     pub model: String,
@@ -128,8 +137,76 @@ pub struct FrameAnalysis {
     pub skipped: Vec<String>,
     /// Detector input size that found the faces (`None` for aligned faces).
     pub detector_input: Option<u32>,
+    /// How the faces were found.
+    pub search: FaceSearch,
+    /// What the answer assumed that the caller should know.
+    pub warnings: Vec<String>,
     /// Milliseconds spent in each stage.
     pub stages_ms: StageTimes,
+}
+
+/// How the faces of an image were found. A photo in which the detector finds nothing gets further looks, in this
+/// order, until one finds a face the landmark model confirms: tiles, rotations, the whole image (when it has a face
+/// crop's size and shape). Rotations are also tried when the best upright face is doubtful ([`DOUBTFUL_SCORE`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaceSearch {
+    /// The request said the image is one aligned face.
+    Aligned,
+    /// The detector on the whole image.
+    Detector,
+    /// The detector on overlapping tiles of a large image (faces too small to be found in the whole of it).
+    Tiles,
+    /// The detector on the image turned this many degrees clockwise (a photo stored sideways without EXIF).
+    Rotated(u32),
+    /// Nothing found in a small, roughly square image in which the landmark model sees a face: the image read as one
+    /// face crop.
+    WholeImage,
+}
+
+impl FaceSearch {
+    /// Its name in answers (`metadata.face_search`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaceSearch::Aligned => "aligned",
+            FaceSearch::Detector => "detector",
+            FaceSearch::Tiles => "tiles",
+            FaceSearch::Rotated(_) => "rotated",
+            FaceSearch::WholeImage => "whole_image",
+        }
+    }
+}
+
+/// Longest side of an image that is read as one face crop when no face is found in it.
+pub const FACE_CROP_MAX_SIDE: u32 = 160;
+/// Least face presence the landmark model must see in what the further looks of [`FaceSearch`] find.
+pub const FACE_PRESENCE_MIN: f32 = 0.5;
+/// A photo whose best upright face scores under this is also tried turned, and the turn answers when it finds a face
+/// that scores higher.
+pub const DOUBTFUL_SCORE: f32 = 0.6;
+
+/// Whether an image of `width × height` in which no face was found has the shape of a face crop: small, and no
+/// longer than 4:3 either way.
+fn looks_like_a_face_crop(width: u32, height: u32) -> bool {
+    let (short, long) = (width.min(height), width.max(height));
+    long <= FACE_CROP_MAX_SIDE && short > 0 && 3 * long <= 4 * short
+}
+
+/// What [`FaceAnalyzer::find_faces`] found.
+struct Found {
+    detections: Vec<detect::Detection>,
+    detector_input: Option<u32>,
+    search: FaceSearch,
+    /// The image turned upright, when a rotation found the faces.
+    turned: Option<RgbImage>,
+    warnings: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// The face an image's answer is about: the largest, each box's area weighed by how far its detector score clears
+/// the threshold, so a large object barely taken for a face does not outweigh a clear face.
+fn main_face(detections: &[detect::Detection]) -> Option<usize> {
+    let prominence = |d: &detect::Detection| d.face_box.area() * ((d.score - detect::SCORE_THRESHOLD) / (1.0 - detect::SCORE_THRESHOLD)).max(0.05);
+    (0..detections.len()).max_by(|&a, &b| prominence(&detections[a]).total_cmp(&prominence(&detections[b])))
 }
 
 /// One analysed frame of a video: its time and the main face's emotions (the neutral prior when it has no face).
@@ -185,7 +262,7 @@ impl FaceAnalyzer {
         let dir = config.model_dir.clone();
         let file = |name: &str| format!("{name}.{}.onnx", config.precision.as_str());
         let detector_files: Vec<String> = detect::INPUT_SIZES.iter().map(|s| file(&format!("detector_{s}"))).collect();
-        let expression_files: Vec<String> = EXPRESSION_MEMBERS.iter().map(|m| file(&format!("expression_{m}"))).collect();
+        let expression_files: Vec<String> = EXPRESSION_MEMBERS.iter().map(|m| file(&format!("expression_{}", m.name))).collect();
         let mesh_file = file("face_mesh");
         let spec = |id: &str, tier, files: &[String]| ModelSpec::new(id, Modality::Face, tier, &files.iter().map(String::as_str).collect::<Vec<_>>());
         let detector_spec = spec(DETECTOR_MODEL, Tier::Primary, &detector_files).with_role(Role::Detector);
@@ -259,14 +336,17 @@ impl FaceAnalyzer {
         }
         let decoded = self.decode(field, bytes)?;
         let decode_ms = elapsed_ms(started);
-        let mut frame = self.analyze_frame(&decoded.rgb, options)?;
+        let (source, exif_reoriented) = (decoded.source, decoded.reoriented);
+        let (image, mut frame) = self.analyze_photo(decoded.rgb, options)?;
         frame.stages_ms.decode = decode_ms;
         let mut details = serde_json::Map::new();
-        details.insert("faces_detected".into(), frame.faces.len().into());
-        details.insert(
-            "image".into(),
-            serde_json::json!({"width": decoded.rgb.width(), "height": decoded.rgb.height(), "format": decoded.source, "exif_reoriented": decoded.reoriented}),
-        );
+        details.insert("faces_detected".into(), frame.faces.iter().filter(|f| f.score > 0.0).count().into());
+        let mut image_facts = serde_json::json!({"width": image.width(), "height": image.height(), "format": source, "exif_reoriented": exif_reoriented});
+        if let FaceSearch::Rotated(degrees) = frame.search {
+            image_facts["rotated_degrees"] = degrees.into();
+        }
+        details.insert("image".into(), image_facts);
+        details.insert("face_search".into(), frame.search.as_str().into());
         if let Some(size) = frame.detector_input {
             details.insert("detector_input".into(), size.into());
         }
@@ -274,7 +354,7 @@ impl FaceAnalyzer {
             details.insert("precision".into(), self.precision.as_str().into());
         }
         details.insert("stages_ms".into(), serde_json::to_value(frame.stages_ms).unwrap_or_default());
-        let annotated = options.annotate.then(|| annotate::draw(&decoded.rgb, &frame.faces)).transpose()?;
+        let annotated = options.annotate.then(|| annotate::draw(&image, &frame.faces)).transpose()?;
         let mut result = AnalysisResult::new(
             frame.emotions(),
             Metadata {
@@ -284,6 +364,7 @@ impl FaceAnalyzer {
                 model_version: frame.model_version,
                 latency_ms: elapsed_ms(started),
                 skipped_tiers: frame.skipped,
+                warnings: frame.warnings,
                 details,
             },
         );
@@ -332,34 +413,113 @@ impl FaceAnalyzer {
         if tier == Tier::Primary {
             details.insert("precision".into(), self.precision.as_str().into());
         }
-        let metadata = Metadata { modality: Modality::Face, tier, model, model_version, latency_ms: elapsed_ms(started), skipped_tiers: skipped, details };
+        let metadata =
+            Metadata { modality: Modality::Face, tier, model, model_version, latency_ms: elapsed_ms(started), skipped_tiers: skipped, warnings: Vec::new(), details };
         let mut result = AnalysisResult::new(emotions, metadata);
         result.timeline = Some(timeline);
         Ok(result)
     }
 
-    /// Finds and scores every face of a decoded image (or the image as one face when `aligned_face`).
+    /// Finds and scores every face of a video frame (or the frame as one face when `aligned_face`).
     pub fn analyze_frame(&self, image: &RgbImage, options: &FaceOptions) -> Result<FrameAnalysis> {
-        options.budget.check()?;
-        let mut skipped = Vec::new();
-        let mut stages_ms = StageTimes::default();
         let started = Instant::now();
-        let (detections, detector_input) = if options.aligned_face {
-            let whole = FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 };
-            (vec![detect::Detection { face_box: whole, score: 1.0 }], None)
-        } else {
-            match self.detector.get() {
-                Ok(detector) => {
-                    let (found, size) = detector.detect(image).map_err(|e| Error::Model { model: DETECTOR_MODEL.into(), message: format!("{e:#}") })?;
-                    (found, Some(size))
-                }
-                Err(reason) => {
-                    skipped.push(format!("detector ({DETECTOR_MODEL}): {reason}"));
-                    (Vec::new(), None)
-                }
+        let found = self.find_faces(image, options, false)?;
+        self.score_faces(image, found, options, elapsed_ms(started))
+    }
+
+    /// Finds and scores the faces of a photo, looking harder than in a video frame when the detector finds none at
+    /// first (see [`FaceSearch`]). The image returned is the one the boxes refer to: the photo turned upright when a
+    /// rotation found the faces.
+    fn analyze_photo(&self, image: RgbImage, options: &FaceOptions) -> Result<(RgbImage, FrameAnalysis)> {
+        let started = Instant::now();
+        let mut found = self.find_faces(&image, options, true)?;
+        let image = found.turned.take().unwrap_or(image);
+        let frame = self.score_faces(&image, found, options, elapsed_ms(started))?;
+        Ok((image, frame))
+    }
+
+    /// The face boxes of an image: the whole image when `aligned_face`, else the detector's, and for a photo the
+    /// further looks of [`FaceSearch`] in turn while none is found.
+    fn find_faces(&self, image: &RgbImage, options: &FaceOptions, photo: bool) -> Result<Found> {
+        options.budget.check()?;
+        let whole = detect::Detection { face_box: FaceBox { x: 0.0, y: 0.0, width: image.width() as f32, height: image.height() as f32 }, score: 1.0 };
+        let mut found = Found { detections: Vec::new(), detector_input: None, search: FaceSearch::Detector, turned: None, warnings: Vec::new(), skipped: Vec::new() };
+        if options.aligned_face {
+            found.detections.push(whole);
+            found.search = FaceSearch::Aligned;
+            return Ok(found);
+        }
+        let detector = match self.detector.get() {
+            Ok(detector) => detector,
+            Err(reason) => {
+                found.skipped.push(format!("detector ({DETECTOR_MODEL}): {reason}"));
+                return Ok(found);
             }
         };
-        stages_ms.detect = elapsed_ms(started);
+        let model_error = |e: tract_onnx::prelude::TractError| Error::Model { model: DETECTOR_MODEL.into(), message: format!("{e:#}") };
+        let (detections, size) = detector.detect(image).map_err(model_error)?;
+        (found.detections, found.detector_input) = (detections, Some(size));
+        let best_upright = found.detections.first().map_or(0.0, |d| d.score);
+        if !photo || best_upright >= DOUBTFUL_SCORE {
+            return Ok(found);
+        }
+        // The further looks run the detector over many more windows, so what they find must also be a face to the
+        // landmark model.
+        if found.detections.is_empty() {
+            options.budget.check()?;
+            found.detections = self.confirmed(image, detector.detect_in_tiles(image).map_err(model_error)?);
+            if !found.detections.is_empty() {
+                (found.search, found.detector_input) = (FaceSearch::Tiles, Some(detect::INPUT_SIZES[0]));
+                return Ok(found);
+            }
+        }
+        options.budget.check()?;
+        if let Some(rotated) = detector.detect_rotated(image).map_err(model_error)? {
+            let faces = self.confirmed(&rotated.image, rotated.faces);
+            if faces.first().is_some_and(|d| d.score > best_upright) {
+                found.warnings.push(format!(
+                    "no clear face was found upright; faces were found with the image turned {} degrees clockwise, and their boxes refer to the turned image",
+                    rotated.degrees
+                ));
+                (found.search, found.detections, found.detector_input) = (FaceSearch::Rotated(rotated.degrees), faces, Some(rotated.input_size));
+                found.turned = Some(rotated.image);
+                return Ok(found);
+            }
+        }
+        if !found.detections.is_empty() {
+            return Ok(found);
+        }
+        if looks_like_a_face_crop(image.width(), image.height()) && self.landmark_model_sees_a_face(image, &whole.face_box) {
+            found.warnings.push(format!(
+                "no face was detected; the whole {}x{} image was read as one face (send aligned_face: true when it is one)",
+                image.width(),
+                image.height()
+            ));
+            found.detections.push(detect::Detection { score: 0.0, ..whole });
+            found.search = FaceSearch::WholeImage;
+        }
+        Ok(found)
+    }
+
+    /// The detections in which the landmark model sees a face.
+    fn confirmed(&self, image: &RgbImage, detections: Vec<detect::Detection>) -> Vec<detect::Detection> {
+        detections.into_iter().filter(|d| self.landmark_model_sees_a_face(image, &d.face_box)).collect()
+    }
+
+    /// Whether the landmark model finds a face filling `face_box` (presence at least [`FACE_PRESENCE_MIN`]); true when
+    /// it is unavailable, so that its absence does not hide a face.
+    fn landmark_model_sees_a_face(&self, image: &RgbImage, face_box: &FaceBox) -> bool {
+        match self.mesh.get() {
+            Ok(mesh) => mesh.landmarks(image, face_box).is_ok_and(|l| l.presence >= FACE_PRESENCE_MIN),
+            Err(_) => true,
+        }
+    }
+
+    /// Scores the faces `found` in `image` with the tier ladder; `detect_ms` is the time spent finding them.
+    fn score_faces(&self, image: &RgbImage, found: Found, options: &FaceOptions, detect_ms: f64) -> Result<FrameAnalysis> {
+        let Found { detections, detector_input, search, warnings, mut skipped, .. } = found;
+        let mut stages_ms = StageTimes { detect: detect_ms, ..StageTimes::default() };
+        let aligned = matches!(search, FaceSearch::Aligned | FaceSearch::WholeImage);
         if detections.is_empty() {
             return Ok(FrameAnalysis {
                 faces: Vec::new(),
@@ -369,6 +529,8 @@ impl FaceAnalyzer {
                 model_version: manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL),
                 skipped,
                 detector_input,
+                search,
+                warnings,
                 stages_ms,
             });
         }
@@ -384,7 +546,7 @@ impl FaceAnalyzer {
         let inputs: Vec<FaceInput> = detections
             .iter()
             .zip(&cells)
-            .map(|(d, landmarks)| FaceInput { image, face_box: d.face_box, aligned: options.aligned_face, mesh: mesh.as_deref(), landmarks })
+            .map(|(d, landmarks)| FaceInput { image, face_box: d.face_box, aligned, mesh: mesh.as_deref(), landmarks })
             .collect();
         // Landmarks are found on a thread of their own while the expression models run.
         let (ran, landmarks_ms) = std::thread::scope(|scope| {
@@ -423,13 +585,23 @@ impl FaceAnalyzer {
                 }
             })
             .collect();
-        let main_face = (0..faces.len()).max_by(|&a, &b| faces[a].face_box.area().total_cmp(&faces[b].face_box.area()).then(faces[a].score.total_cmp(&faces[b].score)));
-        Ok(FrameAnalysis { faces, main_face, tier: answered.spec.tier, model: answered.spec.id.clone(), model_version: version, skipped, detector_input, stages_ms })
+        Ok(FrameAnalysis {
+            faces,
+            main_face: main_face(&detections),
+            tier: answered.spec.tier,
+            model: answered.spec.id.clone(),
+            model_version: version,
+            skipped,
+            detector_input,
+            search,
+            warnings,
+            stages_ms,
+        })
     }
 
     /// Each member's probabilities for aligned face crops (for evaluation): the primary tier's members, or the
     /// rung at `tier`. Landmarks are computed only for rungs below the primary.
-    pub fn score_aligned(&self, images: &[RgbImage], tier: Tier) -> Result<Vec<(String, Vec<EmotionScores>)>> {
+    pub fn score_aligned(&self, images: &[RgbImage], tier: Tier) -> Result<Vec<MemberScores>> {
         let mesh = if tier > Tier::Primary { Some(self.mesh.get().map_err(|reason| Error::ModelUnavailable { modality: "face", reasons: reason })?) } else { None };
         let cells: Vec<LandmarkCell> = images.iter().map(|_| OnceLock::new()).collect();
         let inputs: Vec<FaceInput> = images
@@ -447,7 +619,7 @@ impl FaceAnalyzer {
         if answered.spec.tier != tier {
             return Err(Error::ModelUnavailable { modality: "face", reasons: answered.skipped.join("; ") });
         }
-        Ok(members.into_iter().map(|(name, scores)| (name.to_owned(), scores)).collect())
+        Ok(members)
     }
 
     /// Loads the detector, landmark model and primary ensemble now.
@@ -475,10 +647,10 @@ impl FaceAnalyzer {
     }
 }
 
-/// The average of the members' distributions, per face: how a rung with several members answers.
-pub fn mean_of_members<Name>(members: &[(Name, Vec<EmotionScores>)]) -> Vec<EmotionScores> {
-    let faces = members.first().map_or(0, |(_, s)| s.len());
-    (0..faces).map(|i| EmotionScores::weighted_mean(members.iter().map(|(_, scores)| (&scores[i], 1.0)))).collect()
+/// The members' distributions averaged with their weights, per face: how a rung with several members answers.
+pub fn mean_of_members(members: &[MemberScores]) -> Vec<EmotionScores> {
+    let faces = members.first().map_or(0, |m| m.scores.len());
+    (0..faces).map(|i| EmotionScores::weighted_mean(members.iter().map(|m| (&m.scores[i], m.weight)))).collect()
 }
 
 fn round_box(b: FaceBox) -> FaceBox {
@@ -500,7 +672,7 @@ struct GeometryRules {
 }
 
 impl FaceModel for GeometryRules {
-    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
         let scores = faces
             .iter()
             .map(|f| {
@@ -509,7 +681,7 @@ impl FaceModel for GeometryRules {
                 Ok(geometry::rules(&geometry))
             })
             .collect::<Result<_>>()?;
-        Ok(vec![("geometry_rules", scores)])
+        Ok(vec![MemberScores { name: "geometry_rules", weight: 1.0, scores }])
     }
 
     fn version(&self) -> &str {
@@ -523,8 +695,8 @@ struct NeutralPrior {
 }
 
 impl FaceModel for NeutralPrior {
-    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<(&'static str, Vec<EmotionScores>)>> {
-        Ok(vec![("neutral_prior", vec![neutral_prior(); faces.len()])])
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
+        Ok(vec![MemberScores { name: "neutral_prior", weight: 1.0, scores: vec![neutral_prior(); faces.len()] }])
     }
 
     fn version(&self) -> &str {
@@ -544,11 +716,30 @@ mod tests {
     }
 
     #[test]
-    fn members_are_averaged_per_face() {
+    fn members_are_averaged_per_face_with_their_weights() {
         let joy = EmotionScores::from_logits(&[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0]);
         let fear = EmotionScores::from_logits(&[0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0]);
-        let mean = mean_of_members(&[("a", vec![joy, fear]), ("b", vec![joy, joy])]);
+        let member = |name, weight, scores| MemberScores { name, weight, scores };
+        let mean = mean_of_members(&[member("a", 1.0, vec![joy, fear]), member("b", 1.0, vec![joy, joy])]);
         assert_eq!(mean[0].dominant().0, Emotion::Joy);
         assert!((mean[1].get(Emotion::Fear) - mean[1].get(Emotion::Joy)).abs() < 1e-6);
+        let leaning = mean_of_members(&[member("a", 3.0, vec![fear]), member("b", 1.0, vec![joy])]);
+        assert!((leaning[0].get(Emotion::Fear) - 3.0 * leaning[0].get(Emotion::Joy)).abs() < 1e-3);
+    }
+
+    #[test]
+    fn face_crops_are_small_and_nearly_square() {
+        assert!(looks_like_a_face_crop(48, 48) && looks_like_a_face_crop(120, 160));
+        assert!(!looks_like_a_face_crop(150, 100) && !looks_like_a_face_crop(161, 161) && !looks_like_a_face_crop(0, 10));
+    }
+
+    #[test]
+    fn the_main_face_weighs_size_by_detector_confidence() {
+        let detection = |width: f32, score: f32| detect::Detection { face_box: FaceBox { x: 0.0, y: 0.0, width, height: width }, score };
+        // A badge barely over the threshold does not win over a clear face because it is larger.
+        assert_eq!(main_face(&[detection(300.0, 0.55), detection(150.0, 0.80)]), Some(1));
+        // Of two clear faces the larger is the subject.
+        assert_eq!(main_face(&[detection(100.0, 0.90), detection(200.0, 0.80)]), Some(1));
+        assert_eq!(main_face(&[]), None);
     }
 }

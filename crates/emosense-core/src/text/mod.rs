@@ -219,6 +219,7 @@ impl TextAnalyzer {
                 model_version: version.to_owned(),
                 latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
                 skipped_tiers: answered.skipped.clone(),
+                warnings: Vec::new(),
                 details,
             },
         )

@@ -61,6 +61,42 @@ fn analyze_image_prints_the_faces_and_writes_the_drawing() {
 }
 
 #[test]
+fn eval_face_scores_a_listed_subset_and_writes_each_members_probabilities() {
+    let root = std::env::temp_dir().join(format!("emosense-eval-face-{}", std::process::id()));
+    let face = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/face_48.png")).unwrap();
+    for folder in ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"] {
+        let dir = root.join("mini").join(folder);
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["a.png", "b.png"] {
+            std::fs::write(dir.join(name), &face).unwrap();
+        }
+    }
+    let (list, probabilities) = (root.join("list.txt"), root.join("probabilities.jsonl"));
+    std::fs::write(&list, "happy/a.png\nsad/b.png\n").unwrap();
+    let out = emosense()
+        .args(["eval-face", "--split", "mini", "--data"])
+        .arg(&root)
+        .arg("--files")
+        .arg(&list)
+        .arg("--probabilities")
+        .arg(&probabilities)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((report["data"].as_str(), report["rows"].as_u64()), (Some("mini"), Some(2)), "{report}");
+    // The smiling face is right under happy/ and wrong under sad/.
+    assert_eq!(report["models"]["ensemble"]["accuracy"], 0.5, "{report}");
+    let lines: Vec<Value> = std::fs::read_to_string(&probabilities).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|l| l["label"].as_str().unwrap()).collect::<Vec<_>>(), ["joy", "sadness"]);
+    for member in ["ensemble", "emosense", "faceapi", "mini_xception", "human"] {
+        let probabilities: Vec<f64> = lines[0][member].as_array().unwrap_or_else(|| panic!("{member}")).iter().map(|p| p.as_f64().unwrap()).collect();
+        assert!(probabilities.len() == 7 && (probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-3, "{member}: {probabilities:?}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
 fn jsonl_answers_every_line_and_reports_bad_ones() {
     let mut child = emosense()
         .args(["analyze", "text", "--jsonl", "--tier", "fallback"])

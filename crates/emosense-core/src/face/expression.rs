@@ -38,6 +38,52 @@ enum Input {
     Grey64,
 }
 
+impl Input {
+    /// Side of the square patch.
+    fn side(self) -> usize {
+        match self {
+            Input::Grey48 => 48,
+            Input::Rgb112 => 112,
+            Input::Grey64 => 64,
+        }
+    }
+
+    /// Channels per pixel.
+    fn channels(self) -> usize {
+        match self {
+            Input::Rgb112 => 3,
+            Input::Grey48 | Input::Grey64 => 1,
+        }
+    }
+
+    /// The tensor shape of a batch of `n` patches: NHWC for the Keras-born mini-Xceptions, NCHW for the others.
+    fn shape(self, n: usize) -> [usize; 4] {
+        let (side, channels) = (self.side(), self.channels());
+        match self {
+            Input::Grey64 => [n, side, side, channels],
+            Input::Grey48 | Input::Rgb112 => [n, channels, side, side],
+        }
+    }
+
+    /// Where channel `c` of pixel `(x, y)` of patch `i` goes in the tensor of [`Input::shape`].
+    fn index(self, i: usize, c: usize, x: u32, y: u32) -> [usize; 4] {
+        let (x, y) = (x as usize, y as usize);
+        match self {
+            Input::Grey64 => [i, y, x, c],
+            Input::Grey48 | Input::Rgb112 => [i, c, y, x],
+        }
+    }
+
+    /// The value the member reads for channel `c` of a pixel.
+    fn value(self, pixel: &image::Rgb<u8>, c: usize) -> f32 {
+        match self {
+            Input::Grey48 => luma(pixel) / 255.0,
+            Input::Rgb112 => f32::from(pixel.0[c]),
+            Input::Grey64 => (luma(pixel) / 255.0 - 0.5) * 2.0,
+        }
+    }
+}
+
 /// What the ensemble knows of a member before loading it: its file stem, input, output order and weight.
 #[derive(Debug, Clone, Copy)]
 pub struct MemberSpec {
@@ -85,12 +131,7 @@ impl Ensemble {
 fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnableModel>, String> {
     (|| -> TractResult<_> {
         let graph = crate::onnx::read_model(path)?;
-        let shape = match input {
-            Input::Grey48 => [PAIR, 1, 48, 48],
-            Input::Rgb112 => [PAIR, 3, 112, 112],
-            Input::Grey64 => [PAIR, 64, 64, 1],
-        };
-        graph.with_input_fact(0, f32::fact(shape).into())?.into_optimized()?.into_runnable()
+        graph.with_input_fact(0, f32::fact(input.shape(PAIR)).into())?.into_optimized()?.into_runnable()
     })()
     .map_err(|e| format!("{}: {e:#}", path.display()))
 }
@@ -98,11 +139,13 @@ fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnable
 impl MemberSpec {
     /// The member's input patch of a face.
     fn patch(&self, face: &FaceInput) -> RgbImage {
-        let region = || if face.aligned { face.face_box } else { face.face_box.grown(GREY_MARGIN) };
+        let side = self.input.side() as u32;
         match self.input {
-            Input::Grey48 => crop_resized(face.image, &region(), 48, 48),
-            Input::Rgb112 => letterboxed(face.image, &face.face_box, 112),
-            Input::Grey64 => crop_resized(face.image, &region(), 64, 64),
+            Input::Rgb112 => letterboxed(face.image, &face.face_box, side),
+            Input::Grey48 | Input::Grey64 => {
+                let region = if face.aligned { face.face_box } else { face.face_box.grown(GREY_MARGIN) };
+                crop_resized(face.image, &region, side, side)
+            }
         }
     }
 
@@ -110,37 +153,15 @@ impl MemberSpec {
     fn tensor(&self, face: &FaceInput) -> Tensor {
         let patch = self.patch(face);
         let all = [imageops::flip_horizontal(&patch), patch];
-        match self.input {
-            Input::Grey48 => {
-                let mut data = tract_ndarray::Array4::<f32>::zeros((all.len(), 1, 48, 48));
-                for (i, patch) in all.iter().enumerate() {
-                    for (x, y, pixel) in patch.enumerate_pixels() {
-                        data[[i, 0, y as usize, x as usize]] = luma(pixel) / 255.0;
-                    }
+        let mut data = tract_ndarray::Array4::<f32>::zeros(self.input.shape(all.len()));
+        for (i, patch) in all.iter().enumerate() {
+            for (x, y, pixel) in patch.enumerate_pixels() {
+                for c in 0..self.input.channels() {
+                    data[self.input.index(i, c, x, y)] = self.input.value(pixel, c);
                 }
-                data.into()
-            }
-            Input::Rgb112 => {
-                let mut data = tract_ndarray::Array4::<f32>::zeros((all.len(), 3, 112, 112));
-                for (i, patch) in all.iter().enumerate() {
-                    for (x, y, pixel) in patch.enumerate_pixels() {
-                        for c in 0..3 {
-                            data[[i, c, y as usize, x as usize]] = f32::from(pixel.0[c]);
-                        }
-                    }
-                }
-                data.into()
-            }
-            Input::Grey64 => {
-                let mut data = tract_ndarray::Array4::<f32>::zeros((all.len(), 64, 64, 1));
-                for (i, patch) in all.iter().enumerate() {
-                    for (x, y, pixel) in patch.enumerate_pixels() {
-                        data[[i, y as usize, x as usize, 0]] = (luma(pixel) / 255.0 - 0.5) * 2.0;
-                    }
-                }
-                data.into()
             }
         }
+        data.into()
     }
 }
 

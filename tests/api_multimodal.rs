@@ -9,7 +9,7 @@ use base64::Engine;
 use common::{api, api_with, assert_valid_result, post_json, send};
 use emosense_core::Config;
 use serde_json::{json, Value};
-use wav::{speech_like, wav};
+use wav::{spoken_for, wav};
 
 const ROUTE: &str = "/api/v1/emotion/analyze/multimodal";
 
@@ -22,7 +22,7 @@ fn image(name: &str) -> String {
 }
 
 fn speech() -> String {
-    encode(&wav(&speech_like(3.0, 16_000, 180.0, 260.0, 4.0), 16_000, 1, 16, false))
+    encode(&wav(&spoken_for(3.0), 16_000, 1, 16, false))
 }
 
 fn analyze(body: Value) -> (u16, Value) {

@@ -174,7 +174,9 @@ fn health_and_models() {
     let listed: Vec<(&str, &str, &str)> =
         models.iter().map(|m| (m["modality"].as_str().unwrap(), m["tier"].as_str().unwrap(), m["role"].as_str().unwrap())).collect();
     let ladder = ["primary", "secondary", "fallback"];
-    let mut expected: Vec<(&str, &str, &str)> = ["text", "audio"].iter().flat_map(|m| ladder.map(|t| (*m, t, "classifier"))).collect();
+    let mut expected: Vec<(&str, &str, &str)> = ladder.map(|t| ("text", t, "classifier")).to_vec();
+    expected.push(("audio", "primary", "voice_activity"));
+    expected.extend(ladder.map(|t| ("audio", t, "classifier")));
     expected.extend([("face", "primary", "detector"), ("face", "secondary", "landmarks")]);
     expected.extend(ladder.map(|t| ("face", t, "classifier")));
     assert_eq!(listed, expected);

@@ -18,7 +18,7 @@ seeds="$(mktemp -d)"
 log="$(mktemp)"
 trap 'rm -rf "$seeds" "$log"' EXIT
 mkdir -p "$seeds"/{audio_file,face_file,containers,http_request}
-cp tests/data/audio/*.{flac,ogg,mp3,m4a} "$seeds/audio_file/"
+cp tests/data/audio/*.{flac,ogg,opus,mp3,m4a} tests/data/audio/speech-8k-*law.wav "$seeds/audio_file/"
 cp tests/data/images/*.{jpg,png} tests/data/video/*.{mp4,gif} "$seeds/face_file/"
 cp tests/data/video/*.{mp4,gif} tests/data/audio/tone.m4a "$seeds/containers/"
 cp fuzz/seeds/http_request/* "$seeds/http_request/"

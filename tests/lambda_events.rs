@@ -51,7 +51,7 @@ fn rest_api_v1_text_and_models() {
     assert_eq!(common::assert_valid_result(&body), "sadness");
     let (status, body) = invoke("apigw-v1-models.json");
     assert_eq!(status, 200);
-    assert_eq!(body["models"].as_array().unwrap().len(), 11, "three text and three audio models; the face detector, landmarks and three face tiers");
+    assert_eq!(body["models"].as_array().unwrap().len(), 12, "three text models; the voice activity detector and three audio models; the face detector, landmarks and three face tiers");
 }
 
 #[test]

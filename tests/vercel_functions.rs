@@ -158,7 +158,7 @@ fn every_route_has_its_own_function() {
     assert_eq!((status, body["count"].as_u64()), (200, Some(2)), "{body}");
     assert_eq!(body["results"][0]["dominant_emotion"], "joy");
 
-    // The audio request of the Lambda fixtures: a speech-like 8-bit WAV, base64 inside JSON.
+    // The audio request of the Lambda fixtures: the spoken sentence as an 8-bit WAV, base64 inside JSON.
     let event: Value = serde_json::from_str(&std::fs::read_to_string("tests/data/lambda/apigw-v2-analyze-audio.json").unwrap()).unwrap();
     let mut audio = Function::start("vercel-analyze-audio", &[]);
     let (status, body) = audio.invoke("POST /api/v1/emotion/analyze/audio HTTP/1.1", JSON, event["body"].as_str().unwrap().as_bytes());
@@ -196,5 +196,5 @@ fn every_route_has_its_own_function() {
     let mut models = Function::start("vercel-models", &[]);
     let (status, body) = models.invoke("GET /api/v1/models HTTP/1.1", "", b"");
     assert_eq!(status, 200);
-    assert!(body["models"].as_array().is_some_and(|m| m.len() >= 11), "text, audio and face models: {body}");
+    assert!(body["models"].as_array().is_some_and(|m| m.len() >= 12), "text, audio and face models: {body}");
 }

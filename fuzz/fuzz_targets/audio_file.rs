@@ -1,4 +1,5 @@
-//! Any bytes as an audio file: WAV, FLAC, Ogg Vorbis, MP3 and MP4/M4A decoding, resampling and trimming.
+//! Any bytes as an audio file: WAV (PCM, μ-law, A-law), FLAC, Ogg Vorbis and Opus, MP3 and MP4/M4A decoding,
+//! resampling and trimming.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

@@ -1,5 +1,8 @@
-//! WAV files made by the tests themselves: speech-like signals (a voiced, gliding, syllable-modulated tone with
-//! harmonics), silence and noise, in any PCM or float format.
+//! WAV files made by the tests themselves, in any PCM or float format: the spoken sentence of the fixtures, and
+//! speech-like signals (a voiced, gliding, syllable-modulated tone with harmonics, which a voice activity detector
+//! rightly does not take for speech). Each test and bench uses some of them.
+
+#![allow(dead_code)]
 
 /// Writes `samples` (mono, in [-1, 1]) to every one of `channels` as a WAV file of the given format.
 pub fn wav(samples: &[f32], rate: u32, channels: u16, bits: u16, float: bool) -> Vec<u8> {
@@ -22,6 +25,28 @@ pub fn wav(samples: &[f32], rate: u32, channels: u16, bits: u16, float: bool) ->
     }
     writer.finalize().unwrap();
     cursor.into_inner()
+}
+
+/// The spoken sentence of a 16-bit mono WAV fixture under tests/data/audio (`speech.wav` at 16 kHz,
+/// `speech-44k.wav` at 44.1 kHz, `speech-8k.wav` at 8 kHz), as samples in [-1, 1] and its rate.
+pub fn spoken_sentence(fixture: &str) -> (Vec<f32>, u32) {
+    let path = format!("{}/../../tests/data/audio/{fixture}", env!("CARGO_MANIFEST_DIR"));
+    let mut reader = hound::WavReader::open(&path).expect("speech fixture");
+    let rate = reader.spec().sample_rate;
+    (reader.samples::<i16>().map(|s| f32::from(s.expect("sample")) / 32_768.0).collect(), rate)
+}
+
+/// The 16 kHz spoken sentence repeated after 0.3 s pauses until it fills `seconds`.
+pub fn spoken_for(seconds: f32) -> Vec<f32> {
+    let (sentence, rate) = spoken_sentence("speech.wav");
+    let total = (seconds * rate as f32) as usize;
+    let mut samples = Vec::with_capacity(total);
+    while samples.len() < total {
+        samples.extend(&sentence);
+        samples.extend(std::iter::repeat_n(0.0, rate as usize * 3 / 10));
+    }
+    samples.truncate(total);
+    samples
 }
 
 /// `seconds` of a speech-like signal at `rate`: pitch gliding from `f0_start` to `f0_end` Hz, five harmonics,

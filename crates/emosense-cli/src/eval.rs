@@ -1,12 +1,13 @@
 //! Evaluation with the same code that serves requests: the text tiers on GoEmotions-Ekman (accuracy and macro-F1
-//! on single-label rows), and the face expression models on FER2013's aligned faces.
+//! on single-label rows), the face expression models on FER2013's aligned faces, and the speech tiers on a folder
+//! of labelled clips (unweighted average recall over the labels it holds).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use emosense_core::text::MAX_BATCH_TEXTS;
-use emosense_core::{EmoSense, Emotion, TextOptions, Tier};
+use emosense_core::{AudioOptions, EmoSense, Emotion, TextOptions, Tier};
 use serde_json::json;
 
 /// Reads `<data>/goemotions/ekman/<split>.tsv` (text, label ids, id) and prints the metrics as JSON.
@@ -148,6 +149,84 @@ pub fn eval_face(engine: &EmoSense, set: &FaceEvalSet, probabilities: Option<&Pa
         "rows": gold.len(),
         "precision": engine.config().precision.as_str(),
         "models": models,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    });
+    println!("{report}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Folder names of speech corpora (matched without case) and the labels they hold.
+const SPEECH_FOLDERS: [(&str, Emotion); 14] = [
+    ("angry", Emotion::Anger),
+    ("anger", Emotion::Anger),
+    ("disgust", Emotion::Disgust),
+    ("fear", Emotion::Fear),
+    ("fearful", Emotion::Fear),
+    ("happy", Emotion::Joy),
+    ("joy", Emotion::Joy),
+    ("calm", Emotion::Neutral),
+    ("neutral", Emotion::Neutral),
+    ("sad", Emotion::Sadness),
+    ("sadness", Emotion::Sadness),
+    ("surprise", Emotion::Surprise),
+    ("surprised", Emotion::Surprise),
+    ("boredom", Emotion::Neutral),
+];
+
+/// Scores every clip under `<data>/<label folder>/` with each tier, the answer being the largest probability among
+/// the labels the folders hold, and prints clips, accuracy, unweighted average recall and per-label recall as JSON.
+/// Clips that cannot be analysed (too short, silent) are counted, not scored.
+pub fn eval_audio(engine: &EmoSense, data: &Path) -> Result<ExitCode, String> {
+    let mut clips = Vec::new();
+    let entries = std::fs::read_dir(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    for entry in entries.flatten().filter(|e| e.path().is_dir()) {
+        let name = entry.file_name().to_string_lossy().to_lowercase();
+        let Some((_, emotion)) = SPEECH_FOLDERS.iter().find(|(folder, _)| *folder == name) else { continue };
+        let mut files: Vec<_> = std::fs::read_dir(entry.path()).map_err(|e| e.to_string())?.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+        files.sort();
+        clips.extend(files.into_iter().map(|path| (path, *emotion)));
+    }
+    if clips.is_empty() {
+        return Err(format!("{}: no folder named after an emotion ({})", data.display(), SPEECH_FOLDERS.map(|(f, _)| f).join(", ")));
+    }
+    let mut present: Vec<Emotion> = clips.iter().map(|(_, e)| *e).collect();
+    present.sort_by_key(|e| e.index());
+    present.dedup();
+    let started = Instant::now();
+    let mut tiers = serde_json::Map::new();
+    for tier in [Tier::Primary, Tier::Secondary, Tier::Fallback] {
+        let options = AudioOptions { tier: Some(tier), ..AudioOptions::default() };
+        let (mut gold, mut predicted, mut skipped, mut model) = (Vec::new(), Vec::new(), 0usize, String::new());
+        for (path, emotion) in &clips {
+            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            match engine.audio().analyze("audio", &bytes, &options) {
+                Ok(result) => {
+                    model = result.metadata.model.clone();
+                    let best = present.iter().max_by(|a, b| result.emotions.get(**a).total_cmp(&result.emotions.get(**b))).copied().unwrap_or(Emotion::Neutral);
+                    gold.push(emotion.index());
+                    predicted.push(best.index());
+                }
+                Err(emosense_core::Error::InvalidInput { .. }) => skipped += 1,
+                Err(e) => return Err(format!("{}: {e}", path.display())),
+            }
+        }
+        let recall: serde_json::Map<String, serde_json::Value> = present
+            .iter()
+            .map(|e| {
+                let of_label: Vec<usize> = gold.iter().zip(&predicted).filter(|(g, _)| **g == e.index()).map(|(_, p)| *p).collect();
+                let hits = of_label.iter().filter(|p| **p == e.index()).count();
+                (e.as_str().to_owned(), json!(round(hits as f64 / of_label.len().max(1) as f64)))
+            })
+            .collect();
+        let uar = recall.values().filter_map(|v| v.as_f64()).sum::<f64>() / recall.len() as f64;
+        let (accuracy, _) = metrics(&predicted, &gold);
+        tiers.insert(tier.as_str().to_owned(), json!({"model": model, "clips": gold.len(), "skipped": skipped, "accuracy": round(accuracy), "uar": round(uar), "recall": recall}));
+    }
+    let report = json!({
+        "data": data.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        "labels": present.iter().map(|e| e.as_str()).collect::<Vec<_>>(),
+        "precision": engine.config().precision.as_str(),
+        "tiers": tiers,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     });
     println!("{report}");

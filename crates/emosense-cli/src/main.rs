@@ -36,10 +36,10 @@ enum Command {
         input: AnalyzeInput,
     },
     /// Print what the audio models read: a first line `{"feature_names": [...]}`, then one line per file
-    /// `{"file", "windows": [{"features": [...], "log_mel": [[40 bands], ...]}, ...]}` (or `{"file", "error"}`),
+    /// `{"file", "windows": [{"features": [...], "encoder_mel": [[80 bands], ...]}, ...]}` (or `{"file", "error"}`),
     /// for training and checks.
     Features {
-        /// Audio files (WAV, FLAC, Ogg Vorbis, MP3, M4A).
+        /// Audio files (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3, M4A).
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
@@ -75,6 +75,14 @@ enum Command {
         #[arg(long)]
         all_tiers: bool,
     },
+    /// Evaluate every speech tier on a folder of clips sorted into label folders (`Angry`, `Calm`, `Happy`, `Sad`,
+    /// or the emotion names) and print accuracy, unweighted average recall and per-label recall as JSON; each
+    /// answer is the largest probability among the labels present.
+    EvalAudio {
+        /// Folder holding `<label>/*.wav` (any format the API reads).
+        #[arg(long, default_value = "../shared/data/turev-eval")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -93,7 +101,7 @@ enum AnalyzeInput {
         #[arg(long)]
         sentences: bool,
     },
-    /// Analyse an audio file of speech (WAV, FLAC, Ogg Vorbis, MP3, M4A).
+    /// Analyse an audio file of speech (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3, M4A).
     Audio {
         file: PathBuf,
         /// Start the tier ladder at this tier.
@@ -199,6 +207,7 @@ fn main() -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
+        Command::EvalAudio { data } => eval::eval_audio(&engine, &data),
         Command::EvalFace { data, split, files, probabilities, all_tiers } => {
             eval::eval_face(&engine, &eval::FaceEvalSet { data: &data, split: &split, files: files.as_deref() }, probabilities.as_deref(), all_tiers)
         }
@@ -285,7 +294,7 @@ fn print_features(engine: &EmoSense, files: &[PathBuf]) -> Result<ExitCode, Stri
             Ok(prepared) => {
                 let windows: Vec<serde_json::Value> = AudioAnalyzer::windows(&prepared)
                     .into_iter()
-                    .map(|window| serde_json::json!({"features": window.features, "log_mel": window.log_mel.iter().map(|frame| frame.to_vec()).collect::<Vec<_>>()}))
+                    .map(|window| serde_json::json!({"features": window.features, "encoder_mel": window.encoder_mel.iter().map(|frame| frame.to_vec()).collect::<Vec<_>>()}))
                     .collect();
                 write(serde_json::json!({"file": name, "windows": windows}))?;
             }

@@ -65,7 +65,18 @@ impl Emotion {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EmotionScores([f32; 7]);
 
+/// Probability the neutral prior gives neutral; the other six share the rest.
+pub const NEUTRAL_PRIOR: f32 = 0.4;
+
 impl EmotionScores {
+    /// The answer when nothing can be read (no face, no speech): neutral at [`NEUTRAL_PRIOR`], the rest shared
+    /// evenly.
+    pub fn neutral_prior() -> Self {
+        let mut weights = [(1.0 - NEUTRAL_PRIOR) / 6.0; 7];
+        weights[Emotion::Neutral.index()] = NEUTRAL_PRIOR;
+        Self::normalized(weights)
+    }
+
     /// Softmax of raw scores (logits) given in [`Emotion::ALL`] order.
     pub fn from_logits(logits: &[f32; 7]) -> Self {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);

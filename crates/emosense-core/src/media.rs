@@ -14,7 +14,7 @@ use crate::{AudioOptions, Budget, EmoSense, FaceOptions, TextOptions};
 pub enum MediaKind {
     /// UTF-8 plain text.
     Text,
-    /// Speech (WAV, FLAC, Ogg Vorbis, MP3, M4A).
+    /// Speech (WAV, FLAC, Ogg Vorbis or Opus, MP3, M4A).
     Audio,
     /// Faces in an image or video.
     Video,

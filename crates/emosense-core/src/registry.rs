@@ -37,6 +37,9 @@ pub enum Role {
     Detector,
     /// Locates points on the subject (468 face landmarks) for the feature-based rung.
     Landmarks,
+    /// Finds where speech is before any rung runs.
+    #[serde(rename = "voice_activity")]
+    VoiceActivity,
 }
 
 /// What a model needs: its id (the key of its manifest entry), tier, role, and files inside the modality folder.

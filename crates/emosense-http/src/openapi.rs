@@ -58,7 +58,7 @@ fn build() -> Value {
             let operation = match *path {
                 "/api/v1/emotion/analyze/text" => analysis::<TextRequest, AnalysisResult>("Emotions of one text", req, resp),
                 "/api/v1/emotion/analyze/batch" => analysis::<BatchRequest, BatchResponse<'static>>("Emotions of up to 256 texts, in order", req, resp),
-                "/api/v1/emotion/analyze/audio" => analysis::<AudioRequest, AnalysisResult>("Emotions in speech (WAV, FLAC, Ogg Vorbis, MP3 or M4A/AAC)", req, resp),
+                "/api/v1/emotion/analyze/audio" => analysis::<AudioRequest, AnalysisResult>("Emotions in speech (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3 or M4A/AAC)", req, resp),
                 "/api/v1/emotion/analyze/face" => analysis::<FaceRequest, AnalysisResult>("Emotions of every face in an image", req, resp),
                 "/api/v1/emotion/analyze/multimodal" => {
                     analysis::<MultimodalRequest, MultimodalResult>("Text, speech and faces analysed together and fused", req, resp)
@@ -128,7 +128,7 @@ fn file_form(requests: &mut SchemaGenerator) -> Value {
         "type": "object",
         "required": ["file"],
         "properties": {
-            "file": {"type": "string", "contentMediaType": "application/octet-stream", "description": "The file: UTF-8 text, audio (WAV, FLAC, Ogg Vorbis, MP3, M4A/AAC), an image (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 MP4, animated GIF)."},
+            "file": {"type": "string", "contentMediaType": "application/octet-stream", "description": "The file: UTF-8 text, audio (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3, M4A/AAC), an image (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 MP4, animated GIF)."},
             "analysis_type": {"type": "string", "enum": ["text", "audio", "video", "image", "auto"], "default": "auto", "description": "How to read the file; `auto` reads its kind from its first bytes; images count as video."},
             "tier": requests.subschema_for::<Tier>().to_value()
         },

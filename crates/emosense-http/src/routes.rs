@@ -84,7 +84,7 @@ pub(crate) struct BatchRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AudioRequest {
-    /// An audio file (WAV, FLAC, Ogg Vorbis, MP3 or M4A/AAC, told by its first bytes), base64 (standard alphabet;
+    /// An audio file (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3 or M4A/AAC, told by its first bytes), base64 (standard alphabet;
     /// a `data:audio/...;base64,` prefix is allowed).
     #[schemars(length(min = 1))]
     audio_base64: String,
@@ -94,6 +94,9 @@ pub(crate) struct AudioRequest {
     segments: bool,
     #[serde(default)]
     features: bool,
+    /// Answer 422 when no speech is found, instead of the neutral prior with a warning.
+    #[serde(default)]
+    require_speech: bool,
 }
 
 /// Body of `POST /api/v1/emotion/analyze/face`.
@@ -125,7 +128,7 @@ pub(crate) struct FaceRequest {
 pub(crate) struct MultimodalRequest {
     #[serde(default)]
     text: Option<String>,
-    /// An audio file (WAV, FLAC, Ogg Vorbis, MP3 or M4A/AAC), base64.
+    /// An audio file (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3 or M4A/AAC), base64.
     #[serde(default)]
     audio_base64: Option<String>,
     /// An image (JPEG, PNG, WebP, GIF, BMP) or a video (H.264 in MP4, animated GIF), base64; the kind is read from
@@ -168,7 +171,7 @@ fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: AudioRequest = parse_json(request)?;
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
-    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features, budget: budget.clone() };
+    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone() };
     let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }

@@ -1,6 +1,6 @@
 //! Audio decoding to mono f32 at the file's own rate: WAV (PCM 8/16/24/32-bit integer and 32-bit float) with
-//! `hound`; FLAC, Ogg Vorbis, MP3 and AAC in MP4/M4A with the pure-Rust `symphonia`. Any channel count
-//! (down-mixed), any rate.
+//! `hound`, and G.711 μ-law/A-law WAV here; FLAC, Ogg Vorbis, MP3 and AAC in MP4/M4A with the pure-Rust
+//! `symphonia`. Any channel count (down-mixed), any rate.
 
 use std::io::Cursor;
 
@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 mod compressed;
+mod g711;
 
 /// Longest audio analysed, in seconds (longer clips are refused rather than cut).
 pub const MAX_AUDIO_SECONDS: f64 = 120.0;
@@ -32,7 +33,7 @@ pub struct Decoded {
 pub struct SourceFormat {
     /// `wav`, `flac`, `ogg`, `mp3` or `mp4`.
     pub container: &'static str,
-    /// `pcm`, `flac`, `vorbis`, `mp3` or `aac`.
+    /// `pcm`, `mulaw`, `alaw`, `flac`, `vorbis`, `mp3` or `aac`.
     pub codec: &'static str,
     pub sample_rate: u32,
     pub channels: u16,
@@ -62,10 +63,13 @@ pub fn decode(field: &str, bytes: &[u8]) -> Result<Decoded> {
         return Err(Error::invalid(field, "is empty"));
     }
     match sniff(bytes) {
-        Some("wav") => decode_wav(field, bytes),
+        Some("wav") => match g711::law(bytes) {
+            Some(law) => g711::decode(field, bytes, law),
+            None => decode_wav(field, bytes),
+        },
         Some(container) => crate::container::decoding(field, || compressed::decode(field, bytes, container)),
         None if bytes.starts_with(b"RIFF") => Err(Error::invalid(field, "is a RIFF file but not WAVE audio, or its header is truncated")),
-        None => Err(Error::unsupported(field, "is not audio: expected WAV, FLAC, Ogg Vorbis, MP3 or M4A (AAC)")),
+        None => Err(Error::unsupported(field, "is not audio: expected WAV, FLAC, Ogg (Vorbis or Opus), MP3 or M4A (AAC)")),
     }
 }
 

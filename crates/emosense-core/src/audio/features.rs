@@ -162,15 +162,9 @@ fn pitch(windowed: &[f32]) -> (f32, Option<f32>) {
 
 /// Summary vector of a stretch of audio (see [`names`]); `samples` are 16 kHz mono.
 pub fn summarize(samples: &[f32]) -> Vec<f32> {
-    summary_and_log_mel(samples).0
-}
-
-/// Summary vector and log-mel frames (`[frame][band]`, dB) of a stretch of 16 kHz mono audio, from one pass.
-pub fn summary_and_log_mel(samples: &[f32]) -> (Vec<f32>, Vec<[f32; MELS]>) {
-    let frames = frames(samples);
     let mut summary = Summary::values();
-    describe(&frames, samples.len(), &mut summary);
-    (summary.values, frames.log_mel)
+    describe(&frames(samples), samples.len(), &mut summary);
+    summary.values
 }
 
 /// Statistics of one frame-level series over a stretch of audio.
@@ -428,25 +422,31 @@ fn window_autocorrelation() -> &'static [f32; FRAME] {
     })
 }
 
-/// Slaney-style mel filter bank with Slaney area normalisation (librosa `filters.mel` defaults), 0-8000 Hz.
+/// This module's mel filter bank: [`MELS`] bands over the [`FRAME`]-sample spectrum.
 fn mel_filters() -> &'static Vec<[f32; BINS]> {
     static FILTERS: OnceLock<Vec<[f32; BINS]>> = OnceLock::new();
-    FILTERS.get_or_init(|| {
-        let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(RATE as f64 / 2.0));
-        let edges: Vec<f64> = (0..MELS + 2).map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (MELS + 1) as f64)).collect();
-        (0..MELS)
-            .map(|m| {
-                let (lower, centre, upper) = (edges[m], edges[m + 1], edges[m + 2]);
-                let norm = 2.0 / (upper - lower);
-                std::array::from_fn(|bin| {
-                    let hz = bin as f64 * RATE as f64 / FRAME as f64;
+    FILTERS.get_or_init(|| slaney_mel_filters(FRAME, MELS).into_iter().map(|row| std::array::from_fn(|bin| row[bin])).collect())
+}
+
+/// Slaney-style mel filter bank with Slaney area normalisation (librosa `filters.mel` defaults), 0-8000 Hz at
+/// [`RATE`]: `bands` rows of `n_fft / 2 + 1` weights.
+pub(super) fn slaney_mel_filters(n_fft: usize, bands: usize) -> Vec<Vec<f32>> {
+    let (min_mel, max_mel) = (hz_to_mel(0.0), hz_to_mel(RATE as f64 / 2.0));
+    let edges: Vec<f64> = (0..bands + 2).map(|i| mel_to_hz(min_mel + (max_mel - min_mel) * i as f64 / (bands + 1) as f64)).collect();
+    (0..bands)
+        .map(|m| {
+            let (lower, centre, upper) = (edges[m], edges[m + 1], edges[m + 2]);
+            let norm = 2.0 / (upper - lower);
+            (0..n_fft / 2 + 1)
+                .map(|bin| {
+                    let hz = bin as f64 * RATE as f64 / n_fft as f64;
                     let rising = (hz - lower) / (centre - lower);
                     let falling = (upper - hz) / (upper - centre);
                     (rising.min(falling).max(0.0) * norm) as f32
                 })
-            })
-            .collect()
-    })
+                .collect()
+        })
+        .collect()
 }
 
 /// The Slaney mel scale: linear below 1 kHz, logarithmic above.
@@ -473,15 +473,16 @@ fn dct_matrix() -> &'static [[f32; MELS]; MFCCS] {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn tone(hz: f32, seconds: f32, amplitude: f32) -> Vec<f32> {
         (0..(RATE as f32 * seconds) as usize).map(|i| amplitude * (2.0 * std::f32::consts::PI * hz * i as f32 / RATE as f32).sin()).collect()
     }
 
-    /// The signal of `tools/audio/librosa_reference.py`.
-    fn reference_signal() -> Vec<f32> {
+    /// The signal of `tools/audio/librosa_reference.py` and `tools/audio/whisper_encoder.py --golden`: three tones,
+    /// the top one fading in, one second at 16 kHz.
+    pub(in crate::audio) fn reference_signal() -> Vec<f32> {
         (0..RATE as usize)
             .map(|i| {
                 let t = i as f64 / RATE as f64;

@@ -1,13 +1,17 @@
-//! Speech emotion analysis: WAV, FLAC, Ogg Vorbis, MP3 or M4A → 16 kHz mono, silence trimmed, level normalised, 4 s windows → log-mel frames
-//! and a feature vector per window → a tier ladder of neural network (CNN over log-mel + MLP over features) →
-//! logistic regression → prosody rules, averaged over the windows.
+//! Speech emotion analysis: WAV (PCM, μ-law, A-law), FLAC, Ogg Vorbis or Opus, MP3 or M4A → 16 kHz mono, silence
+//! trimmed, level normalised → voice activity detection → 4 s windows that hold speech → Whisper's log-mel frames
+//! and a feature vector per window → a tier ladder of pretrained speech encoder with a trained head → logistic
+//! regression over the features → prosody rules, averaged over the windows by their speech. Audio without speech
+//! answers the neutral prior with a warning.
 
 mod decode;
+mod encoder;
 mod features;
 mod linear;
-mod network;
 mod prosody;
 mod resample;
+mod vad;
+mod whisper_mel;
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -19,19 +23,22 @@ use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, Result};
-use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
+use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus, Role};
 use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use decode::{sniff, SourceFormat, MAX_AUDIO_SECONDS};
-pub use features::{names as feature_names, MELS as MEL_BANDS, RATE as MODEL_RATE};
+pub use features::{names as feature_names, RATE as MODEL_RATE};
+pub use whisper_mel::BANDS as ENCODER_MEL_BANDS;
 
 /// Id of the primary model in `models-quantized/audio/manifest.json`.
-pub const PRIMARY_MODEL: &str = "audio-cnn-mlp-emodb";
+pub const PRIMARY_MODEL: &str = "audio-whisper-tiny-emodb";
 /// Id of the secondary model.
 pub const SECONDARY_MODEL: &str = "audio-logreg-emodb";
 /// Id of the fallback rules.
 pub const FALLBACK_MODEL: &str = "audio-prosody-rules";
+/// Id of the voice activity detector that runs before every tier.
+pub const VAD_MODEL: &str = "audio-silero-vad";
 
 /// Length of an analysis window, in seconds; longer audio is cut into overlapping windows.
 pub const WINDOW_SECONDS: f32 = 4.0;
@@ -61,6 +68,8 @@ pub struct AudioOptions {
     pub segments: bool,
     /// Also return the clip's feature summary under `metadata.features`.
     pub features: bool,
+    /// Refuse audio in which no speech is found (an invalid-input error) instead of answering the neutral prior.
+    pub require_speech: bool,
     /// When to stop: checked after decoding and between analysis windows.
     pub budget: Budget,
 }
@@ -84,8 +93,9 @@ pub struct Window {
     pub span: Range<usize>,
     /// Summary features, named by [`feature_names`].
     pub features: Vec<f32>,
-    /// Log-mel frames in dB, `[frame][band]` (10 ms hop, [`MEL_BANDS`] bands).
-    pub log_mel: Vec<[f32; MEL_BANDS]>,
+    /// The speech encoder's input: Whisper's normalised log-mel frames `[frame][band]` (10 ms hop,
+    /// [`ENCODER_MEL_BANDS`] bands), an even number of them.
+    pub encoder_mel: Vec<[f32; ENCODER_MEL_BANDS]>,
 }
 
 /// Audio ready for the models: 16 kHz mono, trimmed and normalised, with where it sat in the original.
@@ -100,6 +110,7 @@ pub struct Prepared {
 
 /// Speech analysis with lazily loaded models; one per process, shared by all requests.
 pub struct AudioAnalyzer {
+    vad: Rung<vad::VoiceActivity>,
     ladder: Ladder<Box<dyn AudioModel>>,
     model_dir: PathBuf,
     max_bytes: u64,
@@ -115,6 +126,11 @@ impl AudioAnalyzer {
         let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights]);
         let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
         let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
+        let vad_spec = spec(VAD_MODEL, Tier::Primary, &["vad.onnx"]).with_role(Role::VoiceActivity);
+        let vad = Rung::new(vad_spec.clone(), {
+            let dir = dir.clone();
+            move || vad::VoiceActivity::load(&vad_spec.paths(&dir)[0])
+        });
         let version = {
             let dir = dir.clone();
             move |id: &str| manifest_version(&dir, Modality::Audio, id)
@@ -122,7 +138,7 @@ impl AudioAnalyzer {
         let rungs = vec![
             Rung::new(primary.clone(), {
                 let (dir, version) = (dir.clone(), version.clone());
-                move || Ok(Box::new(network::Network::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
+                move || Ok(Box::new(encoder::SpeechEncoder::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
             }),
             Rung::new(secondary.clone(), {
                 let (dir, version) = (dir.clone(), version.clone());
@@ -130,7 +146,7 @@ impl AudioAnalyzer {
             }),
             Rung::new(fallback, move || Ok(Box::new(prosody::ProsodyRules::new(version(FALLBACK_MODEL))) as Box<dyn AudioModel>)),
         ];
-        AudioAnalyzer { ladder: Ladder::new("audio", rungs), model_dir: dir, max_bytes: config.max_audio_bytes, precision: config.precision }
+        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), model_dir: dir, max_bytes: config.max_audio_bytes, precision: config.precision }
     }
 
     /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
@@ -166,10 +182,19 @@ impl AudioAnalyzer {
         window_spans(prepared.samples.len())
             .into_iter()
             .map(|span| {
-                let (features, log_mel) = features::summary_and_log_mel(&prepared.samples[span.clone()]);
-                Window { span, features, log_mel }
+                let samples = &prepared.samples[span.clone()];
+                let mut encoder_mel = whisper_mel::log_mel(samples);
+                encoder_mel.truncate(encoder_mel.len() / 2 * 2);
+                Window { features: features::summarize(samples), encoder_mel, span }
             })
             .collect()
+    }
+
+    /// Speech spans of prepared audio, or `None` with the reason when the detector cannot run.
+    fn speech(&self, prepared: &Prepared) -> std::result::Result<Vec<Range<usize>>, String> {
+        let detector = self.vad.get()?;
+        let probabilities = detector.probabilities(&prepared.samples).map_err(|e| e.to_string())?;
+        Ok(vad::speech_spans(&probabilities, prepared.samples.len()))
     }
 
     /// Analyses one audio file; `field` names the request field in errors.
@@ -178,25 +203,46 @@ impl AudioAnalyzer {
         options.budget.check()?;
         let prepared = self.prepare(field, bytes)?;
         options.budget.check()?;
-        let windows = Self::windows(&prepared);
-        options.budget.check()?;
-        let ((scores, version), answered) =
-            self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;
-        let weights = windows.iter().map(|window| window.span.len() as f32);
-        let overall = EmotionScores::weighted_mean(scores.iter().zip(weights));
+        let mut warnings = Vec::new();
+        let speech = match self.speech(&prepared) {
+            Ok(spans) => Some(spans),
+            Err(reason) => {
+                warnings.push(format!("voice activity detection is unavailable ({reason}): every window was analysed as speech"));
+                None
+            }
+        };
         let mut details = serde_json::Map::new();
         details.insert("duration_s".into(), round3(prepared.duration_s).into());
         details.insert("sound_s".into(), round3(prepared.samples.len() as f32 / MODEL_RATE as f32).into());
-        details.insert("windows".into(), windows.len().into());
-        details.insert("source".into(), serde_json::to_value(prepared.source).unwrap_or_default());
-        if answered.spec.tier == Tier::Primary {
-            details.insert("precision".into(), self.precision.as_str().into());
+        if let Some(spans) = &speech {
+            details.insert("speech_s".into(), round3(spans.iter().map(|s| s.len()).sum::<usize>() as f32 / MODEL_RATE as f32).into());
         }
+        details.insert("source".into(), serde_json::to_value(prepared.source).unwrap_or_default());
         if options.features {
             let summary = features::summarize(&prepared.samples);
             let named: serde_json::Map<String, serde_json::Value> =
                 features::names().iter().zip(summary).map(|(name, value)| (name.clone(), round3(value).into())).collect();
             details.insert("features".into(), named.into());
+        }
+        if speech.as_ref().is_some_and(Vec::is_empty) {
+            if options.require_speech {
+                return Err(Error::invalid(field, "holds no speech (the voice activity detector found none)"));
+            }
+            return Ok(self.no_speech(details, warnings, started));
+        }
+        // Windows weigh by the speech they hold; those without any are left out.
+        let speech_in = |span: &Range<usize>| match &speech {
+            Some(spans) => spans.iter().map(|s| s.end.min(span.end).saturating_sub(s.start.max(span.start))).sum::<usize>(),
+            None => span.len(),
+        };
+        let windows: Vec<Window> = Self::windows(&prepared).into_iter().filter(|w| speech_in(&w.span) > 0).collect();
+        options.budget.check()?;
+        let ((scores, version), answered) =
+            self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;
+        let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));
+        details.insert("windows".into(), windows.len().into());
+        if answered.spec.tier == Tier::Primary {
+            details.insert("precision".into(), self.precision.as_str().into());
         }
         let mut result = AnalysisResult::new(
             overall,
@@ -205,9 +251,9 @@ impl AudioAnalyzer {
                 tier: answered.spec.tier,
                 model: answered.spec.id.clone(),
                 model_version: version,
-                latency_ms: (started.elapsed().as_secs_f64() * 1e5).round() / 100.0,
+                latency_ms: latency_ms(started),
                 skipped_tiers: answered.skipped.clone(),
-                warnings: Vec::new(),
+                warnings,
                 details,
             },
         );
@@ -227,19 +273,42 @@ impl AudioAnalyzer {
         Ok(result)
     }
 
+    /// The answer for audio without speech: the neutral prior from the voice activity detector, no windows, a warning.
+    fn no_speech(&self, mut details: serde_json::Map<String, serde_json::Value>, mut warnings: Vec<String>, started: Instant) -> AnalysisResult {
+        details.insert("windows".into(), 0.into());
+        warnings.push("no speech was found in the audio: the answer is the neutral prior, not a reading of the clip (send require_speech: true to be refused instead)".into());
+        AnalysisResult::new(
+            EmotionScores::neutral_prior(),
+            Metadata {
+                modality: Modality::Audio,
+                tier: Tier::Fallback,
+                model: VAD_MODEL.into(),
+                model_version: manifest_version(&self.model_dir, Modality::Audio, VAD_MODEL),
+                latency_ms: latency_ms(started),
+                skipped_tiers: Vec::new(),
+                warnings,
+                details,
+            },
+        )
+    }
+
     /// Loads the model of the top rung now.
     pub fn warm_up(&self) -> std::result::Result<(), String> {
+        self.vad.get()?;
         self.ladder.warm_up()
     }
 
     /// Ids of the audio models loaded so far.
     pub fn loaded_models(&self) -> Vec<String> {
-        self.ladder.loaded_models()
+        let vad = self.vad.is_loaded().then(|| self.vad.spec().id.clone());
+        vad.into_iter().chain(self.ladder.loaded_models()).collect()
     }
 
     /// Every audio model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.ladder.models(&self.model_dir)
+        let mut models = vec![ModelStatus::read(self.vad.spec(), &self.model_dir, self.vad.is_loaded())];
+        models.extend(self.ladder.models(&self.model_dir));
+        models
     }
 }
 
@@ -272,6 +341,10 @@ fn window_spans(len: usize) -> Vec<Range<usize>> {
     let mut spans: Vec<_> = (0..).map(|i| i * step).take_while(|start| start + size < len).map(|start| start..start + size).collect();
     spans.push(len - size..len);
     spans
+}
+
+fn latency_ms(started: Instant) -> f64 {
+    (started.elapsed().as_secs_f64() * 1e5).round() / 100.0
 }
 
 fn round3(value: f32) -> f64 {

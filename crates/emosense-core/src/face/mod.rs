@@ -43,8 +43,6 @@ pub const PRIMARY_MODEL: &str = "face-expression-ensemble";
 pub const SECONDARY_MODEL: &str = "face-geometry-rules";
 /// Id of the fallback, a neutral-dominant prior.
 pub const FALLBACK_MODEL: &str = "face-neutral-prior";
-/// Probability the fallback gives neutral; the other six share the rest.
-pub const FALLBACK_NEUTRAL: f32 = 0.4;
 
 /// A face's landmarks, computed once by whichever thread needs them first.
 type LandmarkCell = OnceLock<std::result::Result<mesh::Landmarks, String>>;
@@ -239,7 +237,7 @@ fn elapsed_ms(started: Instant) -> f64 {
 impl FrameAnalysis {
     /// The main face's distribution, or the neutral prior when no face was found.
     pub fn emotions(&self) -> EmotionScores {
-        self.main_face.map_or_else(neutral_prior, |i| self.faces[i].emotions)
+        self.main_face.map_or_else(EmotionScores::neutral_prior, |i| self.faces[i].emotions)
     }
 }
 
@@ -395,7 +393,7 @@ impl FaceAnalyzer {
             Ok(())
         })?;
         let with_faces: Vec<&VideoMoment> = timeline.iter().filter(|m| m.faces > 0).collect();
-        let emotions = if with_faces.is_empty() { neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|m| (&m.emotions, 1.0))) };
+        let emotions = if with_faces.is_empty() { EmotionScores::neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|m| (&m.emotions, 1.0))) };
         let most_faces = timeline.iter().map(|m| m.faces).max().unwrap_or(0);
         let frames_with_faces = with_faces.len();
         let (tier, model, model_version) = match first_with_face {
@@ -658,14 +656,6 @@ fn round_box(b: FaceBox) -> FaceBox {
     FaceBox { x: r(b.x), y: r(b.y), width: r(b.width), height: r(b.height) }
 }
 
-/// The fallback distribution: neutral at [`FALLBACK_NEUTRAL`], the rest shared evenly.
-pub fn neutral_prior() -> EmotionScores {
-    let rest = (1.0 - FALLBACK_NEUTRAL) / 6.0;
-    let mut weights = [rest; 7];
-    weights[Emotion::Neutral.index()] = FALLBACK_NEUTRAL;
-    EmotionScores::normalized(weights)
-}
-
 /// Secondary tier: [`geometry::rules`] over each face's landmarks.
 struct GeometryRules {
     version: String,
@@ -689,14 +679,14 @@ impl FaceModel for GeometryRules {
     }
 }
 
-/// Fallback tier: [`neutral_prior`] for every face.
+/// Fallback tier: [`EmotionScores::neutral_prior`] for every face.
 struct NeutralPrior {
     version: String,
 }
 
 impl FaceModel for NeutralPrior {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
-        Ok(vec![MemberScores { name: "neutral_prior", weight: 1.0, scores: vec![neutral_prior(); faces.len()] }])
+        Ok(vec![MemberScores { name: "neutral_prior", weight: 1.0, scores: vec![EmotionScores::neutral_prior(); faces.len()] }])
     }
 
     fn version(&self) -> &str {
@@ -710,9 +700,9 @@ mod tests {
 
     #[test]
     fn prior_is_neutral_and_unsure() {
-        let (emotion, confidence) = neutral_prior().dominant();
+        let (emotion, confidence) = EmotionScores::neutral_prior().dominant();
         assert_eq!(emotion, Emotion::Neutral);
-        assert!((confidence - FALLBACK_NEUTRAL).abs() < 1e-6);
+        assert!((confidence - crate::emotion::NEUTRAL_PRIOR).abs() < 1e-6);
     }
 
     #[test]

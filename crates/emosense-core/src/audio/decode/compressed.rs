@@ -21,9 +21,10 @@ use crate::error::{Error, Result};
 pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result<Decoded> {
     let container = if sniffed == "m4a" { "mp4" } else { sniffed };
     let broken = |e: SymphoniaError| Error::invalid(field, format!("is not a readable {sniffed} file: {e}"));
-    if container == "mp4" {
-        container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable {sniffed} file: {e}")))?;
-    }
+    let mp4_entries = match container {
+        "mp4" => container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable {sniffed} file: {e}")))?,
+        _ => Vec::new(),
+    };
     let stream = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
     let mut hint = Hint::new();
     hint.with_extension(sniffed);
@@ -35,11 +36,13 @@ pub(super) fn decode(field: &str, bytes: &[u8], sniffed: &'static str) -> Result
     let readable = |codec: CodecType| codec == CODEC_TYPE_OPUS || (codec != CODEC_TYPE_NULL && codecs.get_codec(codec).is_some());
     let Some(track) = format.tracks().iter().find(|t| readable(t.codec_params.codec)) else {
         let found: Vec<&str> = format.tracks().iter().map(|t| t.codec_params.codec).filter(|c| *c != CODEC_TYPE_NULL).map(codec_name).collect();
+        let tracks: Vec<String> = mp4_entries.iter().map(container::mp4::codec_name).collect();
         return Err(Error::unsupported(
             field,
-            match found.is_empty() {
-                true => format!("is a {sniffed} file without an audio track this service decodes (FLAC, Vorbis, Opus, MP3, AAC)"),
-                false => format!("is a {sniffed} file whose audio is {}, which this service does not decode (it reads FLAC, Vorbis, Opus, MP3, AAC)", found.join(", ")),
+            match (found.is_empty(), tracks.is_empty()) {
+                (false, _) => format!("is a {sniffed} file whose audio is {}, which this service does not decode (it reads FLAC, Vorbis, Opus, MP3, AAC)", found.join(", ")),
+                (true, false) => format!("is a {sniffed} file without an audio track this service decodes (FLAC, Vorbis, Opus, MP3, AAC): it holds {}", tracks.join(", ")),
+                (true, true) => format!("is a {sniffed} file without an audio track this service decodes (FLAC, Vorbis, Opus, MP3, AAC)"),
             },
         ));
     };

@@ -179,8 +179,14 @@ impl AudioAnalyzer {
 
     /// The analysis windows of prepared audio with what the models read from each.
     pub fn windows(prepared: &Prepared) -> Vec<Window> {
+        Self::windows_where(prepared, |_| true)
+    }
+
+    /// The analysis windows whose span `keep` accepts, with what the models read from each.
+    fn windows_where(prepared: &Prepared, keep: impl Fn(&Range<usize>) -> bool) -> Vec<Window> {
         window_spans(prepared.samples.len())
             .into_iter()
+            .filter(keep)
             .map(|span| {
                 let samples = &prepared.samples[span.clone()];
                 let mut encoder_mel = whisper_mel::log_mel(samples);
@@ -190,7 +196,7 @@ impl AudioAnalyzer {
             .collect()
     }
 
-    /// Speech spans of prepared audio, or `None` with the reason when the detector cannot run.
+    /// Speech spans of prepared audio, or why the detector cannot run.
     fn speech(&self, prepared: &Prepared) -> std::result::Result<Vec<Range<usize>>, String> {
         let detector = self.vad.get()?;
         let probabilities = detector.probabilities(&prepared.samples).map_err(|e| e.to_string())?;
@@ -235,7 +241,7 @@ impl AudioAnalyzer {
             Some(spans) => spans.iter().map(|s| s.end.min(span.end).saturating_sub(s.start.max(span.start))).sum::<usize>(),
             None => span.len(),
         };
-        let windows: Vec<Window> = Self::windows(&prepared).into_iter().filter(|w| speech_in(&w.span) > 0).collect();
+        let windows = Self::windows_where(&prepared, |span| speech_in(span) > 0);
         options.budget.check()?;
         let ((scores, version), answered) =
             self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;

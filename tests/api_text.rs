@@ -184,9 +184,53 @@ fn health_and_models() {
         assert_eq!(model["available"], true, "{model}");
         assert!(model["manifest"]["licence"].is_string(), "{model}");
         let metrics = &model["manifest"]["metrics"];
-        let measured = metrics["test"]["macro_f1"].is_number() || metrics.as_object().is_some_and(|m| m.values().any(|v| v["uar"].is_number()));
+        let measured = metrics["test"]["macro_f1"].is_number() || metrics.as_object().is_some_and(|m| m.values().any(|v| v["uar"].is_number() || v["test"]["macro_f1"].is_number()));
         assert!(measured || model["role"] != "classifier", "every classifier's manifest entry carries its measured accuracy: {model}");
         assert!(metrics.is_object(), "{model}");
     }
     assert!(models[0]["size_bytes"].as_u64().unwrap() > 10_000_000);
+}
+
+#[test]
+fn the_answer_names_the_language_and_warns_when_no_tier_knows_it() {
+    let english = "My flight was cancelled again and nobody at the desk will tell me anything.";
+    let german = "Mein Flug wurde schon wieder gestrichen und niemand am Schalter sagt mir etwas.";
+    for tier in ["primary", "secondary", "fallback"] {
+        let (status, body) = analyze(json!({"text": english, "tier": tier}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["metadata"]["language"]["code"], "eng", "{body}");
+        assert!(body["metadata"].get("warnings").is_none(), "{body}");
+
+        let (status, body) = analyze(json!({"text": german, "tier": tier}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["metadata"]["language"]["code"], "deu", "{body}");
+        assert_eq!(body["metadata"]["language"]["reliable"], true, "{body}");
+        let warnings = body["metadata"]["warnings"].as_array().expect("a warning");
+        assert!(warnings[0].as_str().unwrap().contains("German"), "{body}");
+    }
+    let (_, body) = analyze(json!({"text": "我非常生气"}));
+    assert_eq!(body["metadata"]["language"]["script"], "Mandarin", "{body}");
+    assert!(body["metadata"]["warnings"][0].as_str().unwrap().contains("English only"), "{body}");
+    let (_, body) = analyze(json!({"text": "😡😡😡"}));
+    assert!(body["metadata"]["language"].is_null(), "{body}");
+    assert!(body["metadata"].get("warnings").is_none(), "{body}");
+}
+
+#[test]
+fn every_tier_reads_emojis() {
+    for tier in ["primary", "secondary", "fallback"] {
+        let answer = |text: &str| {
+            let (status, body) = analyze(json!({"text": text, "tier": tier}));
+            assert_eq!(status, 200, "{body}");
+            body
+        };
+        let (smile, cry) = (answer("🙂"), answer("😭"));
+        assert_eq!(smile["dominant_emotion"], "joy", "{tier}: {smile}");
+        assert_eq!(cry["dominant_emotion"], "sadness", "{tier}: {cry}");
+    }
+    // "enraged face" is read by the primary tier: anger leads every emotion but neutral.
+    let (_, rage) = analyze(json!({"text": "😡😡😡"}));
+    let emotions = rage["emotions"].as_object().unwrap();
+    let anger = emotions["anger"].as_f64().unwrap();
+    assert!(anger > 0.3 && emotions.iter().all(|(name, p)| name == "neutral" || name == "anger" || p.as_f64().unwrap() < anger), "{rage}");
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Rebuilds every text model from registry packages and GoEmotions, evaluates each tier with the Rust code that
-# serves them, and writes models-quantized/text/ (models + manifest.json).
-#   tools/text/build.sh            # full pipeline (~1 h on 2 cores, most of it fine-tuning)
+# Rebuilds every text model from registry packages, GoEmotions and XED English, evaluates each tier on every
+# source's dev and test splits with the Rust code that serves them, and writes models-quantized/text/ (models +
+# manifest.json) and the reliability plots (docs/text/reliability_*.png).
+#   tools/text/build.sh            # full pipeline (~40 min on 2 cores, most of it fine-tuning)
 #   SKIP_TRAIN=1 tools/text/build.sh   # reuse target/modelgen/text/ from an earlier fine-tuning run
 # Data are read from $EMOSENSE_DATA (default ../shared/data).
 set -euo pipefail
@@ -16,18 +17,24 @@ fi
 py="$venv/bin/python"
 build="$repo/target/modelgen/text"
 mkdir -p "$build"
+"$py" tools/text/emoji_table.py
 [ -n "${SKIP_TRAIN:-}" ] || "$py" tools/text/train_transformer.py
+"$py" tools/text/calibrate_transformer.py
 "$py" tools/text/quantize_transformer.py
 "$py" tools/text/train_linear.py
 "$py" tools/text/build_lexicon.py
 cargo build --release --locked -p emosense-cli
 bin="$repo/target/release/emosense"
 export EMOTION_MODEL_CACHE_DIR="$repo/models-quantized"
-for split in dev test; do
-  for tier in primary secondary fallback; do
-    "$bin" eval --data "$EMOSENSE_DATA" --split "$split" --tier "$tier" > "$build/eval_${split}_${tier}.json"
+for source in goemotions xed-en; do
+  for split in dev test; do
+    for tier in primary secondary fallback; do
+      "$bin" eval --data "$EMOSENSE_DATA" --source "$source" --split "$split" --tier "$tier" > "$build/eval_${source}_${split}_${tier}.json"
+    done
+    EMOTION_MODEL_PRECISION=fp32 "$bin" eval --data "$EMOSENSE_DATA" --source "$source" --split "$split" --tier primary \
+      > "$build/eval_${source}_${split}_primary_fp32.json"
   done
-  EMOTION_MODEL_PRECISION=fp32 "$bin" eval --data "$EMOSENSE_DATA" --split "$split" --tier primary > "$build/eval_${split}_primary_fp32.json"
 done
 "$py" tools/text/write_manifest.py
-cat "$build"/eval_test_*.json
+"$py" tools/text/plot_reliability.py
+cat "$build"/eval_*_test_*.json

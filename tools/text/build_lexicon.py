@@ -1,12 +1,16 @@
-"""Fallback text tier: an emotion keyword lexicon derived from GoEmotions-Ekman train by smoothed log-odds.
+"""Fallback text tier: an emotion keyword lexicon derived by smoothed log-odds from the train splits of every source
+(common.SOURCES: GoEmotions-Ekman and XED English), emojis read as their names.
 
 A word enters the lexicon for the emotion whose documents it is most over-represented in (log-odds >= 1.5, seen in
-at least 3 documents of that emotion and 5 overall). Scoring (mirrored by `crates/emosense-core/src/text/lexicon.rs`):
+at least 3 documents of that emotion and 5 overall). Swear words never enter: the word list of the PyPI package
+better-profanity (0.7.0, MIT) with its plain inflections (-s, -ing, -in, -ed, -er, -ers, -y) is left out, because
+swearing strengthens whatever is said ("fucking awesome") rather than naming an emotion. Scoring (mirrored by `crates/emosense-core/src/text/lexicon.rs`):
 each cue adds its weight to its emotion; a cue within NEGATION_SCOPE words after a negator instead adds its weight
 times NEGATION_WEIGHT to the emotion named in `negated` (joy -> sadness, the others -> neutral), so "not happy"
 reads as sad. Probabilities are a softmax over the
-six emotion scores and `neutral_bias` (+ negated weight) for neutral; `neutral_bias` is chosen on the dev split.
-Writes models-quantized/text/lexicon.json.
+seven scores, each starting from `bias` (the neutral bias carries texts without cues); calibrate.fit chooses the bias
+(neutral offset and label-prior correction) and a temperature on the dev splits, and the temperature is folded into
+the cue weights and bias. Writes models-quantized/text/lexicon.json.
 """
 import collections
 import json
@@ -16,8 +20,11 @@ import sys
 
 import numpy as np
 
+from better_profanity import profanity
+
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, LABELS, OUT, evaluate, load, words  # noqa: E402
+import calibrate  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, words  # noqa: E402
 
 NEGATORS = ["not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "hardly", "cannot",
             "dont", "didnt", "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt",
@@ -28,11 +35,24 @@ NEGATED = {"joy": "sadness", "anger": "neutral", "disgust": "neutral", "fear": "
            "surprise": "neutral"}
 
 
+NEUTRAL_BIASES = tuple(np.round(np.arange(0.0, 4.01, 0.25), 2))
+PROFANITY_SUFFIXES = ("", "s", "ing", "in", "ed", "er", "ers", "y")
+
+
+def swear_words():
+    profanity.load_censor_words()
+    return {str(w) for w in profanity.CENSOR_WORDSET if " " not in str(w)}
+
+
+def is_swear_word(word, swearing):
+    return any(word.endswith(s) and word[: len(word) - len(s)] in swearing for s in PROFANITY_SUFFIXES)
+
+
 def is_negator(word):
     return word in NEGATORS or word.endswith("n't")
 
 
-def derive(texts, labels):
+def derive(texts, labels, swearing):
     emotions = [l for l in LABELS if l != "neutral"]
     counts = {l: collections.Counter() for l in LABELS}
     total = collections.Counter()
@@ -45,7 +65,7 @@ def derive(texts, labels):
     n = len(texts)
     cues = {}
     for w, c in total.items():
-        if c < 5 or is_negator(w):
+        if c < 5 or is_negator(w) or is_swear_word(w, swearing):
             continue
         best, best_score = None, 0.0
         for lab in emotions:
@@ -75,31 +95,36 @@ def scores(text, cues):
     return np.array([s[l] for l in LABELS])
 
 
-def predict(texts, cues, neutral_bias):
-    bias = np.zeros(len(LABELS))
-    bias[LABELS.index("neutral")] = neutral_bias
-    return [int(np.argmax(scores(t, cues) + bias)) for t in texts]
+def soft_targets(labels):
+    targets = np.zeros((len(labels), len(LABELS)))
+    for i, y in enumerate(labels):
+        targets[i, y] = 1.0 / len(y)
+    return targets
 
 
 def main():
-    x_train, y_train = load("train")
-    x_dev, y_dev = load("dev")
-    cues = derive(x_train, y_train)
-    best = None
-    for neutral_bias in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
-        res = evaluate(predict(x_dev, cues, neutral_bias), y_dev, f"dev neutral_bias={neutral_bias}")
-        if best is None or res["macro_f1"] > best[0]["macro_f1"]:
-            best = (res, neutral_bias)
-    res, neutral_bias = best
-    lexicon = {"labels": LABELS, "neutral_bias": neutral_bias, "negators": NEGATORS, "negation_scope": NEGATION_SCOPE,
-               "negation_weight": NEGATION_WEIGHT,
-               "negated": NEGATED, "cues": cues}
+    emoji_names = EmojiNames()
+    x_train, y_train, _ = load_sources("train")
+    x_dev, y_dev, dev_source = load_sources("dev")
+    x_train, x_dev = [emoji_names(t) for t in x_train], [emoji_names(t) for t in x_dev]
+    swearing = swear_words()
+    cues = derive(x_train, y_train, swearing)
+    raw = np.array([scores(t, cues) for t in x_dev])
+    prior = soft_targets(y_train).mean(axis=0)
+    temperature, bias, calibration = calibrate.fit(raw, soft_targets(y_dev), dev_source, prior, NEUTRAL_BIASES)
+    dev = [evaluate((raw[dev_source == i] + bias).argmax(axis=1), [y_dev[j] for j in np.flatnonzero(dev_source == i)],
+                    f"{source} dev") for i, source in enumerate(SOURCES)]
+    print(json.dumps(calibration))
+    cues = {w: [label, round(weight / temperature, 4)] for w, (label, weight) in cues.items()}
+    lexicon = {"labels": LABELS, "bias": [round(float(b) / temperature, 4) for b in bias], "negators": NEGATORS,
+               "negation_scope": NEGATION_SCOPE, "negation_weight": NEGATION_WEIGHT, "negated": NEGATED, "cues": cues}
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "lexicon.json"), "w") as f:
         json.dump(lexicon, f, separators=(",", ":"))
     os.makedirs(BUILD, exist_ok=True)
-    json.dump({"cues": len(cues), "neutral_bias": neutral_bias, "dev": res}, open(os.path.join(BUILD, "lexicon.json"), "w"), indent=1)
-    print("cues", len(cues), collections.Counter(v[0] for v in cues.values()), "neutral_bias", neutral_bias)
+    json.dump({"cues": len(cues), "swear_words_left_out": len(swearing), "dev": dev, "calibration": calibration},
+              open(os.path.join(BUILD, "lexicon.json"), "w"), indent=1)
+    print("cues", len(cues), collections.Counter(v[0] for v in cues.values()))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
-"""Secondary text tier: TF-IDF (word 1-2-grams) + multinomial logistic regression on GoEmotions-Ekman train.
+"""Secondary text tier: TF-IDF (word 1-2-grams) + multinomial logistic regression on the train splits of every
+source (common.SOURCES: GoEmotions-Ekman and XED English), emojis read as their names.
 
 Words are `common.words` (lower-case runs of [a-z0-9']), exactly what the Rust tier computes. C and class weighting
-are chosen on the dev split by macro-F1. Writes models-quantized/text/linear.json: vocabulary (term -> column),
-idf, weights (row-major, one row of 7 per column), bias. Inference in Rust: sublinear tf (1 + ln tf) x idf,
-L2-normalised, dot weights + bias, softmax.
+are chosen by the mean over sources of the dev macro-F1; then calibrate.fit chooses the label-prior correction and
+temperature on the dev splits, folded into the weights and bias. Writes models-quantized/text/linear.json:
+vocabulary (term -> column), idf, weights (row-major, one row of 7 per column), bias. Inference in Rust: sublinear
+tf (1 + ln tf) x idf, L2-normalised, dot weights + bias, softmax.
 """
 import json
 import os
@@ -14,7 +16,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, LABELS, OUT, evaluate, load, words  # noqa: E402
+import calibrate  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, words  # noqa: E402
 
 
 def expand(texts, labels):
@@ -28,9 +31,24 @@ def expand(texts, labels):
     return xs, np.array(ys), np.array(ws)
 
 
+def soft_targets(labels):
+    targets = np.zeros((len(labels), len(LABELS)))
+    for i, y in enumerate(labels):
+        targets[i, y] = 1.0 / len(y)
+    return targets
+
+
+def mean_dev_f1(pred, y_dev, dev_source, name):
+    results = [evaluate(pred[dev_source == i], [y_dev[j] for j in np.flatnonzero(dev_source == i)], f"{source} {name}")
+               for i, source in enumerate(SOURCES)]
+    return float(np.mean([r["macro_f1"] for r in results])), results
+
+
 def main():
-    x_train, y_train = load("train")
-    x_dev, y_dev = load("dev")
+    emoji_names = EmojiNames()
+    x_train, y_train, _ = load_sources("train")
+    x_dev, y_dev, dev_source = load_sources("dev")
+    x_train, x_dev = [emoji_names(t) for t in x_train], [emoji_names(t) for t in x_dev]
     vec = TfidfVectorizer(analyzer=lambda t: ngrams(words(t)), min_df=3, sublinear_tf=True, norm="l2", smooth_idf=True)
     xs, ys, ws = expand(x_train, y_train)
     a_train = vec.fit_transform(xs)
@@ -40,24 +58,28 @@ def main():
         for balanced in (False, True):
             clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
             clf.fit(a_train, ys, sample_weight=ws)
-            res = evaluate(clf.predict(a_dev), y_dev, f"dev C={c} balanced={balanced}")
-            if best is None or res["macro_f1"] > best[0]["macro_f1"]:
-                best = (res, clf, c, balanced)
-    res, clf, c, balanced = best
+            score, results = mean_dev_f1(clf.predict(a_dev), y_dev, dev_source, f"dev C={c} balanced={balanced}")
+            if best is None or score > best[0]:
+                best = (score, results, clf, c, balanced)
+    score, results, clf, c, balanced = best
+    prior = soft_targets(y_train).mean(axis=0)
+    temperature, bias, calibration = calibrate.fit(clf.decision_function(a_dev), soft_targets(y_dev), dev_source, prior)
+    print(json.dumps(calibration))
     vocab = {term: int(i) for term, i in vec.vocabulary_.items()}
     model = {
         "labels": LABELS,
         "ngram_max": 2,
         "vocabulary": vocab,
         "idf": [round(float(v), 5) for v in vec.idf_],
-        "weights": [round(float(v), 5) for v in clf.coef_.T.reshape(-1)],
-        "bias": [round(float(v), 5) for v in clf.intercept_],
+        "weights": [round(float(v), 5) for v in (clf.coef_.T / temperature).reshape(-1)],
+        "bias": [round(float(v), 5) for v in (clf.intercept_ + bias) / temperature],
     }
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "linear.json"), "w") as f:
         json.dump(model, f, separators=(",", ":"))
     os.makedirs(BUILD, exist_ok=True)
-    json.dump({"C": c, "class_weight_balanced": balanced, "features": len(vocab), "dev": res},
+    json.dump({"C": c, "class_weight_balanced": balanced, "features": len(vocab), "train_rows": len(x_train),
+               "dev_mean_macro_f1": round(score, 4), "dev": results, "calibration": calibration},
               open(os.path.join(BUILD, "linear.json"), "w"), indent=1)
     print("features", len(vocab), "C", c, "balanced", balanced)
 

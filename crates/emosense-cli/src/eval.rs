@@ -2,7 +2,8 @@
 //! on single-label rows), the face expression models on FER2013's aligned faces, and the speech tiers on a folder
 //! of labelled clips (unweighted average recall over the labels it holds).
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -10,39 +11,165 @@ use emosense_core::text::MAX_BATCH_TEXTS;
 use emosense_core::{AudioOptions, EmoSense, Emotion, TextOptions, Tier};
 use serde_json::json;
 
-/// Reads `<data>/goemotions/ekman/<split>.tsv` (text, label ids, id) and prints the metrics as JSON.
-pub fn eval_text(engine: &EmoSense, data: &Path, split: &str, tier: Option<Tier>) -> Result<ExitCode, String> {
-    let path = data.join("goemotions/ekman").join(format!("{split}.tsv"));
-    let contents = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut texts = Vec::new();
-    for (n, line) in contents.lines().enumerate() {
-        let mut columns = line.split('\t');
-        let (Some(text), Some(ids)) = (columns.next(), columns.next()) else {
-            return Err(format!("{}:{}: expected text<TAB>labels<TAB>id", path.display(), n + 1));
-        };
-        let labels: Vec<usize> = ids.split(',').map(|i| i.parse().map_err(|_| format!("{}:{}: bad label {i:?}", path.display(), n + 1))).collect::<Result<_, _>>()?;
-        if labels.len() == 1 {
-            texts.push((text.to_owned(), labels[0]));
+/// Labelled text sources: GoEmotions-Ekman (`goemotions`, its published splits), XED English (`xed-en`, split by
+/// [`split_of`]) and XED's projections to other languages (`xed-<lang>`, e.g. `xed-de`; every line, for any split:
+/// no model is trained on them).
+fn read_text_source(data: &Path, source: &str, split: &str) -> Result<Vec<(String, Vec<usize>)>, String> {
+    let read = |path: PathBuf| match std::fs::read_to_string(&path) {
+        Ok(contents) => Ok((path, contents)),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    };
+    let parse_ids = |path: &Path, n: usize, ids: &str| -> Result<Vec<usize>, String> {
+        ids.split(',').map(|i| i.trim().parse().map_err(|_| format!("{}:{}: bad label {i:?}", path.display(), n + 1))).collect()
+    };
+    let mut rows = Vec::new();
+    if source == "goemotions" {
+        let (path, contents) = read(data.join("goemotions/ekman").join(format!("{split}.tsv")))?;
+        for (n, line) in contents.lines().enumerate() {
+            let mut columns = line.split('\t');
+            let (Some(text), Some(ids)) = (columns.next(), columns.next()) else {
+                return Err(format!("{}:{}: expected text<TAB>labels<TAB>id", path.display(), n + 1));
+            };
+            rows.push((text.to_owned(), parse_ids(&path, n, ids)?));
+        }
+        return Ok(rows);
+    }
+    let Some(language) = source.strip_prefix("xed-") else {
+        return Err(format!("unknown source {source:?}: goemotions, xed-en or xed-<language>"));
+    };
+    let mut lines = Vec::new();
+    if language == "en" {
+        let folder = data.join("xed/AnnotatedData");
+        let (path, contents) = read(folder.join("en-annotated.tsv"))?;
+        for (n, line) in contents.lines().enumerate() {
+            let (text, ids) = line.rsplit_once('\t').ok_or_else(|| format!("{}:{}: expected text<TAB>labels", path.display(), n + 1))?;
+            lines.push((text.to_owned(), parse_ids(&path, n, ids)?));
+        }
+        let (_, contents) = read(folder.join("neu_en.txt"))?;
+        for line in contents.lines() {
+            if let Some(("9", text)) = line.split_once('\t') {
+                lines.push((text.trim_matches('\t').to_owned(), vec![9]));
+            }
+        }
+        lines.retain(|(text, _)| split_of(text) == split);
+    } else {
+        // Some projection files hold stray lines (a text broken by a line break, alignment records with more
+        // columns): only `text<TAB>labels` lines with valid labels are read.
+        let (path, contents) = read(data.join("xed/Projections").join(format!("{language}-projections.tsv")))?;
+        for (n, line) in contents.lines().enumerate() {
+            let mut columns = line.split('\t');
+            if let (Some(text), Some(ids), None) = (columns.next(), columns.next(), columns.next()) {
+                if let Ok(ids) = parse_ids(&path, n, ids) {
+                    lines.push((text.to_owned(), ids));
+                }
+            }
         }
     }
+    for (text, ids) in lines {
+        let mut labels: Vec<usize> = ids.iter().filter_map(|id| xed_label(*id)).map(Emotion::index).collect();
+        labels.sort_unstable();
+        labels.dedup();
+        if !labels.is_empty() && !text.trim().is_empty() {
+            rows.push((text, labels));
+        }
+    }
+    Ok(rows)
+}
+
+/// XED's Plutchik label ids (1-based, alphabetical; 9 marks neutral lines) as emotions; anticipation (2) and trust
+/// (8) have none.
+fn xed_label(id: usize) -> Option<Emotion> {
+    match id {
+        1 => Some(Emotion::Anger),
+        3 => Some(Emotion::Disgust),
+        4 => Some(Emotion::Fear),
+        5 => Some(Emotion::Joy),
+        6 => Some(Emotion::Sadness),
+        7 => Some(Emotion::Surprise),
+        9 => Some(Emotion::Neutral),
+        _ => None,
+    }
+}
+
+/// Split of a line of a source without published splits (`tools/text/common.py` applies the same rule): FNV-1a 64
+/// of `emosense-split:` and the trimmed text, modulo 10: 0 is `test`, 1 is `dev`, the rest `train`. Equal lines
+/// share a split.
+pub fn split_of(text: &str) -> &'static str {
+    let hash = "emosense-split:".bytes().chain(text.trim().bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    match hash % 10 {
+        0 => "test",
+        1 => "dev",
+        _ => "train",
+    }
+}
+
+/// Reliability bins of the calibration report.
+const CALIBRATION_BINS: usize = 10;
+
+/// Evaluates one text tier on the single-label rows of a source's split and prints accuracy, macro-F1, expected
+/// calibration error, the reliability bins and the share of answers per label as JSON.
+pub fn eval_text(engine: &EmoSense, data: &Path, source: &str, split: &str, tier: Option<Tier>) -> Result<ExitCode, String> {
+    let texts: Vec<(String, usize)> = read_text_source(data, source, split)?.into_iter().filter(|(_, l)| l.len() == 1).map(|(t, l)| (t, l[0])).collect();
     let options = TextOptions { tier, ..TextOptions::default() };
     let started = Instant::now();
     let mut predicted = Vec::with_capacity(texts.len());
+    let mut confidence = Vec::with_capacity(texts.len());
+    let mut languages: BTreeMap<String, usize> = BTreeMap::new();
     let mut answered_by = String::new();
     for block in texts.chunks(MAX_BATCH_TEXTS) {
         let batch: Vec<String> = block.iter().map(|(t, _)| t.clone()).collect();
         let results = engine.text().analyze_batch(&batch, &options).map_err(|e| e.to_string())?;
         answered_by = results.first().map(|r| r.metadata.model.clone()).unwrap_or_default();
-        predicted.extend(results.iter().map(|r| r.dominant_emotion.index()));
+        for result in &results {
+            predicted.push(result.dominant_emotion.index());
+            confidence.push(f64::from(result.confidence));
+            let language = result.metadata.details.get("language").and_then(|l| l.get("code")).and_then(|c| c.as_str()).unwrap_or("unknown");
+            *languages.entry(language.to_owned()).or_default() += 1;
+        }
     }
     let gold: Vec<usize> = texts.iter().map(|(_, l)| *l).collect();
-    let mut report = scores_report(&predicted, &gold);
+    let mut report = serde_json::Map::new();
+    report.insert("source".into(), source.into());
     report.insert("split".into(), split.into());
+    report.extend(scores_report(&predicted, &gold));
+    let (ece, bins) = calibration(&predicted, &confidence, &gold);
+    report.insert("ece".into(), json!(round(ece)));
+    report.insert("reliability".into(), bins.into());
+    let answered: serde_json::Map<String, serde_json::Value> = Emotion::ALL
+        .iter()
+        .map(|e| (e.as_str().to_owned(), json!(round(predicted.iter().filter(|p| **p == e.index()).count() as f64 / predicted.len().max(1) as f64))))
+        .collect();
+    report.insert("answered".into(), answered.into());
+    let mut languages: Vec<(String, usize)> = languages.into_iter().collect();
+    languages.sort_by(|a, b| b.1.cmp(&a.1));
+    let languages: serde_json::Map<String, serde_json::Value> =
+        languages.iter().take(5).map(|(code, n)| (code.clone(), json!(round(*n as f64 / gold.len().max(1) as f64)))).collect();
+    report.insert("languages".into(), languages.into());
     report.insert("model".into(), answered_by.into());
     report.insert("precision".into(), engine.config().precision.as_str().into());
     report.insert("seconds".into(), json!((started.elapsed().as_secs_f64() * 10.0).round() / 10.0));
     println!("{}", serde_json::Value::Object(report));
     Ok(ExitCode::SUCCESS)
+}
+
+/// Expected calibration error (the row-weighted gap between confidence and accuracy over equal-width confidence
+/// bins) and the bins as `{confidence, accuracy, rows}`.
+fn calibration(predicted: &[usize], confidence: &[f64], gold: &[usize]) -> (f64, Vec<serde_json::Value>) {
+    let mut sums = [(0.0_f64, 0.0_f64, 0_usize); CALIBRATION_BINS];
+    for ((p, c), g) in predicted.iter().zip(confidence).zip(gold) {
+        let bin = ((c * CALIBRATION_BINS as f64) as usize).min(CALIBRATION_BINS - 1);
+        sums[bin].0 += c;
+        sums[bin].1 += f64::from(u8::from(p == g));
+        sums[bin].2 += 1;
+    }
+    let total = gold.len().max(1) as f64;
+    let ece = sums.iter().map(|(c, a, n)| (c - a).abs() / total * f64::from(u8::from(*n > 0))).sum();
+    let bins = sums
+        .iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(c, a, n)| json!({"confidence": round(c / *n as f64), "accuracy": round(a / *n as f64), "rows": n}))
+        .collect();
+    (ece, bins)
 }
 
 /// FER2013 folder names and the labels they hold.
@@ -266,7 +393,24 @@ fn round(x: f64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::metrics;
+    use super::{calibration, metrics, split_of};
+
+    #[test]
+    fn calibration_error_is_the_gap_between_confidence_and_accuracy() {
+        let (ece, bins) = calibration(&[0, 0, 1, 1], &[0.95, 0.95, 0.55, 0.55], &[0, 0, 0, 1]);
+        assert!((ece - (0.5 * 0.05 + 0.5 * 0.05)).abs() < 1e-9, "{ece}");
+        assert_eq!(bins.len(), 2);
+        let (ece, _) = calibration(&[0, 1], &[0.9, 0.9], &[1, 0]);
+        assert!((ece - 0.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn split_rule_matches_the_tools() {
+        // Values from tools/text/common.py split_of.
+        assert_eq!(split_of("Yeah I was just telling him."), "train");
+        assert_eq!(split_of("  Yeah I was just telling him.  "), "train");
+        assert_eq!(split_of("Two pair 10s and sixes."), "test");
+    }
 
     #[test]
     fn accuracy_and_f1() {

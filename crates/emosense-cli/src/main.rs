@@ -45,12 +45,17 @@ enum Command {
     },
     /// Print the OpenAPI 3.1 document of the HTTP API (the one served at /api/v1/openapi.json).
     Openapi,
-    /// Evaluate a tier on the GoEmotions-Ekman split and print accuracy and macro-F1 as JSON.
+    /// Evaluate a text tier on a labelled source's split and print accuracy, macro-F1, expected calibration error,
+    /// reliability bins and detected languages as JSON.
     Eval {
         /// Split to read (`dev` or `test`).
         #[arg(long, default_value = "test")]
         split: String,
-        /// Folder holding `goemotions/ekman/{split}.tsv`.
+        /// `goemotions` (GoEmotions-Ekman), `xed-en` (XED English) or `xed-<language>` (XED projections, e.g.
+        /// `xed-de`: every line, whatever the split).
+        #[arg(long, default_value = "goemotions")]
+        source: String,
+        /// Folder holding `goemotions/ekman/{split}.tsv` and `xed/`.
         #[arg(long, default_value = "../shared/data")]
         data: PathBuf,
         #[arg(long, value_enum)]
@@ -206,7 +211,7 @@ fn main() -> ExitCode {
             println!("{}", serde_json::to_string_pretty(emosense_http::openapi_document()).unwrap_or_default());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Eval { split, data, tier } => eval::eval_text(&engine, &data, &split, tier.map(Tier::from)),
+        Command::Eval { split, source, data, tier } => eval::eval_text(&engine, &data, &source, &split, tier.map(Tier::from)),
         Command::EvalAudio { data } => eval::eval_audio(&engine, &data),
         Command::EvalFace { data, split, files, probabilities, all_tiers } => {
             eval::eval_face(&engine, &eval::FaceEvalSet { data: &data, split: &split, files: files.as_deref() }, probabilities.as_deref(), all_tiers)

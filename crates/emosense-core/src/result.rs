@@ -56,7 +56,7 @@ pub struct Metadata {
     /// What the answer assumed or could not do that the caller should know (absent when nothing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// Modality-specific facts (for text: characters, tokens, chunks).
+    /// Modality-specific facts (for text: characters, tokens, chunks, language).
     #[serde(flatten)]
     pub details: serde_json::Map<String, serde_json::Value>,
 }

@@ -1,4 +1,4 @@
-//! Fallback tier: an emotion keyword lexicon with negation handling, derived from GoEmotions by
+//! Fallback tier: an emotion keyword lexicon with negation handling, derived from GoEmotions and XED English by
 //! `tools/text/build_lexicon.py` and compiled into the binary, so this rung always loads.
 
 use std::collections::HashMap;
@@ -17,7 +17,7 @@ pub const LEXICON_JSON: &str = include_str!("../../../../models-quantized/text/l
 #[derive(Deserialize)]
 struct LexiconFile {
     labels: Vec<String>,
-    neutral_bias: f32,
+    bias: [f32; 7],
     negators: Vec<String>,
     negation_scope: usize,
     negation_weight: f32,
@@ -33,7 +33,8 @@ pub struct Lexicon {
     negation_scope: usize,
     negation_weight: f32,
     negated: [Emotion; 7],
-    neutral_bias: f32,
+    /// Starting score of each emotion (neutral's carries texts without cues; the rest corrects label priors).
+    bias: [f32; 7],
     version: String,
 }
 
@@ -58,7 +59,7 @@ impl Lexicon {
             negation_scope: file.negation_scope,
             negation_weight: file.negation_weight,
             negated,
-            neutral_bias: file.neutral_bias,
+            bias: file.bias,
             version,
         })
     }
@@ -68,8 +69,7 @@ impl Lexicon {
     }
 
     fn scores(&self, text: &str) -> (EmotionScores, usize) {
-        let mut raw = [0.0f32; 7];
-        raw[Emotion::Neutral.index()] = self.neutral_bias;
+        let mut raw = self.bias;
         let mut since_negator = self.negation_scope + 1;
         let tokens = words(text);
         for word in &tokens {

@@ -1,11 +1,17 @@
 //! Text emotion analysis: a tier ladder of transformer → TF-IDF linear model → keyword lexicon.
+//!
+//! Every tier reads the text with emojis as their names ([`emoji`]); the answer names the language the text is
+//! written in and warns when no tier was trained on it ([`language`]).
 
+mod emoji;
+pub mod language;
 mod lexicon;
 mod linear;
 mod segment;
 mod transformer;
 mod words;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -28,6 +34,9 @@ pub const PRIMARY_MODEL: &str = "text-minilm-goemotions";
 pub const SECONDARY_MODEL: &str = "text-tfidf-logreg";
 /// Id of the fallback lexicon.
 pub const FALLBACK_MODEL: &str = "text-goemotions-lexicon";
+
+/// Languages the text tiers were trained on (English sources only).
+pub const TRAINED_LANGUAGES: [whatlang::Lang; 1] = [whatlang::Lang::Eng];
 
 /// Scores for one text from one tier.
 struct Scored {
@@ -150,7 +159,7 @@ impl TextAnalyzer {
         let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
         let mut inputs = vec![text];
         inputs.extend(sentence_ranges.iter().map(|r| &text[r.clone()]));
-        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs, &options.budget))?;
+        let ((scored, version), answered) = self.run_ladder(&inputs, options)?;
         let mut result = self.result(&scored[0], text, &answered, &version, started);
         if options.sentences {
             result.sentences = Some(
@@ -193,13 +202,16 @@ impl TextAnalyzer {
         }
         let started = Instant::now();
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ((scored, version), answered) = self.ladder.run(options.tier, |model| self.score(model.as_ref(), &inputs, &options.budget))?;
+        let ((scored, version), answered) = self.run_ladder(&inputs, options)?;
         Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, &version, started)).collect())
     }
 
-    /// Scores with one rung's model, returning the scores and that model's version.
-    fn score(&self, model: &dyn TextModel, inputs: &[&str], budget: &Budget) -> Result<(Vec<Scored>, String)> {
-        Ok((model.score(inputs, self.batch_size, budget)?, model.version().to_owned()))
+    /// Scores the inputs, emojis read as their names, down the ladder from the requested tier; returns the scores,
+    /// the answering model's version and which rung answered.
+    fn run_ladder(&self, inputs: &[&str], options: &TextOptions) -> Result<((Vec<Scored>, String), Answered<'_>)> {
+        let readable: Vec<Cow<'_, str>> = inputs.iter().map(|t| emoji::with_names(t)).collect();
+        let readable: Vec<&str> = readable.iter().map(AsRef::as_ref).collect();
+        self.ladder.run(options.tier, |model| Ok((model.score(&readable, self.batch_size, &options.budget)?, model.version().to_owned())))
     }
 
     fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, version: &str, started: Instant) -> AnalysisResult {
@@ -210,6 +222,17 @@ impl TextAnalyzer {
         if answered.spec.tier == Tier::Primary {
             details.insert("precision".into(), self.precision.as_str().into());
         }
+        let mut warnings = Vec::new();
+        let language = language::detect(text);
+        if let Some(language) = &language {
+            if language.is_none_of(&TRAINED_LANGUAGES) {
+                warnings.push(format!(
+                    "the text reads as {} ({}); the text models were trained on English only, so this answer is a guess",
+                    language.name, language.code
+                ));
+            }
+        }
+        details.insert("language".into(), serde_json::to_value(&language).unwrap_or_default());
         AnalysisResult::new(
             scored.scores,
             Metadata {
@@ -219,7 +242,7 @@ impl TextAnalyzer {
                 model_version: version.to_owned(),
                 latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
                 skipped_tiers: answered.skipped.clone(),
-                warnings: Vec::new(),
+                warnings,
                 details,
             },
         )

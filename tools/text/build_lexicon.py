@@ -24,7 +24,7 @@ from better_profanity import profanity
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, words  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, soft_targets, words  # noqa: E402
 
 NEGATORS = ["not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "hardly", "cannot",
             "dont", "didnt", "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt",
@@ -93,13 +93,6 @@ def scores(text, cues):
             else:
                 s[lab] += weight
     return np.array([s[l] for l in LABELS])
-
-
-def soft_targets(labels):
-    targets = np.zeros((len(labels), len(LABELS)))
-    for i, y in enumerate(labels):
-        targets[i, y] = 1.0 / len(y)
-    return targets
 
 
 def main():

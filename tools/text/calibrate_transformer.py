@@ -13,8 +13,8 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, EmojiNames, evaluate, load, load_sources  # noqa: E402
-from train_transformer import export_onnx, load_trained, predict, soft_targets  # noqa: E402
+from common import BUILD, EmojiNames, evaluate, load, load_sources, soft_targets  # noqa: E402
+from train_transformer import export_onnx, load_trained, predict  # noqa: E402
 
 
 def test_report(logits, labels, name):

@@ -90,6 +90,14 @@ def load_sources(split, sources=SOURCES):
     return texts, labels, np.array(origin)
 
 
+def soft_targets(labels):
+    """One row per text: 1/k on each of its k labels."""
+    targets = np.zeros((len(labels), len(LABELS)), np.float32)
+    for i, y in enumerate(labels):
+        targets[i, y] = 1.0 / len(y)
+    return targets
+
+
 class EmojiNames:
     """Replaces each emoji with its CLDR short name between spaces (mirrors `crates/emosense-core/src/text/emoji.rs`):
     variation selectors and skin-tone modifiers are dropped, then the longest emoji of the table wins at each place."""

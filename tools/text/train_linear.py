@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, words  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, soft_targets, words  # noqa: E402
 
 
 def expand(texts, labels):
@@ -29,13 +29,6 @@ def expand(texts, labels):
             ys.append(lab)
             ws.append(1.0 / len(y))
     return xs, np.array(ys), np.array(ws)
-
-
-def soft_targets(labels):
-    targets = np.zeros((len(labels), len(LABELS)))
-    for i, y in enumerate(labels):
-        targets[i, y] = 1.0 / len(y)
-    return targets
 
 
 def mean_dev_f1(pred, y_dev, dev_source, name):

@@ -23,7 +23,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, LABELS, SOURCES, EmojiNames, evaluate, load_sources  # noqa: E402
+from common import BUILD, LABELS, SOURCES, EmojiNames, evaluate, load_sources, soft_targets  # noqa: E402
 
 EPOCHS = float(os.environ.get("EPOCHS", 2))
 LR = float(os.environ.get("LR", 8e-5))
@@ -76,13 +76,6 @@ def predict(model, tok, texts, bs=128):
         sel = order[i : i + bs]
         out[sel] = model(*encode(tok, [texts[j] for j in sel])).numpy()
     return out
-
-
-def soft_targets(labels):
-    targets = np.zeros((len(labels), len(LABELS)), np.float32)
-    for i, y in enumerate(labels):
-        targets[i, y] = 1.0 / len(y)
-    return targets
 
 
 def export_onnx(model, tok, path):

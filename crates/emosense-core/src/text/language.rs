@@ -1,4 +1,4 @@
-//! The language a text is written in, by whatlang's trigram detector (pure Rust, 69 languages, no model files).
+//! The language a text is written in, by whatlang's trigram detector (pure Rust, 70 languages, no model files).
 
 use serde::Serialize;
 use whatlang::{Lang, Script};

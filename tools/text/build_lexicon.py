@@ -24,7 +24,7 @@ from better_profanity import profanity
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, soft_targets, words  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, evaluate_sources, load_sources, soft_targets, words  # noqa: E402
 
 NEGATORS = ["not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "without", "hardly", "cannot",
             "dont", "didnt", "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt",
@@ -96,17 +96,14 @@ def scores(text, cues):
 
 
 def main():
-    emoji_names = EmojiNames()
     x_train, y_train, _ = load_sources("train")
     x_dev, y_dev, dev_source = load_sources("dev")
-    x_train, x_dev = [emoji_names(t) for t in x_train], [emoji_names(t) for t in x_dev]
     swearing = swear_words()
     cues = derive(x_train, y_train, swearing)
     raw = np.array([scores(t, cues) for t in x_dev])
     prior = soft_targets(y_train).mean(axis=0)
     temperature, bias, calibration = calibrate.fit(raw, soft_targets(y_dev), dev_source, prior, NEUTRAL_BIASES)
-    dev = [evaluate((raw[dev_source == i] + bias).argmax(axis=1), [y_dev[j] for j in np.flatnonzero(dev_source == i)],
-                    f"{source} dev") for i, source in enumerate(SOURCES)]
+    dev = evaluate_sources((raw + bias).argmax(axis=1), y_dev, dev_source, SOURCES, "dev")
     print(json.dumps(calibration))
     cues = {w: [label, round(weight / temperature, 4)] for w, (label, weight) in cues.items()}
     lexicon = {"labels": LABELS, "bias": [round(float(b) / temperature, 4) for b in bias], "negators": NEGATORS,

@@ -11,7 +11,13 @@
 `fit(logits, targets, source, prior)` returns the parameters and dev figures; train_transformer/train_linear/
 build_lexicon fold them into the shipped weights.
 """
+import os
+import sys
+
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import per_class_f1  # noqa: E402
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 NEUTRAL_SHIFTS = tuple(np.round(np.arange(-1.5, 0.76, 0.25), 2))
@@ -25,14 +31,8 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def macro_f1(pred, gold, n=7):
-    f1s = []
-    for c in range(n):
-        tp = np.sum((pred == c) & (gold == c))
-        fp = np.sum((pred == c) & (gold != c))
-        fn = np.sum((pred != c) & (gold == c))
-        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
-    return float(np.mean(f1s))
+def macro_f1(pred, gold):
+    return float(np.mean(per_class_f1(pred, gold)))
 
 
 def ece(probs, gold):

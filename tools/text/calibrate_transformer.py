@@ -13,7 +13,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, EmojiNames, evaluate, load, load_sources, soft_targets  # noqa: E402
+from common import BUILD, evaluate, load_sources, soft_targets  # noqa: E402
 from train_transformer import export_onnx, load_trained, predict  # noqa: E402
 
 
@@ -32,11 +32,10 @@ def main():
     prior = soft_targets(y_train).mean(axis=0)
     temperature, bias, report = calibrate.fit(dev["logits"], dev["targets"], dev["source"], prior)
     print(json.dumps(report))
-    emoji_names = EmojiNames()
     report["test"] = {}
     for source in sources:
-        texts, labels = load("test", source)
-        logits = predict(model, tok, [emoji_names(t) for t in texts])
+        texts, labels, _ = load_sources("test", [source])
+        logits = predict(model, tok, texts)
         report["test"][source] = {
             "uncalibrated": test_report(logits, labels, f"{source} test uncalibrated"),
             "calibrated": test_report((logits + bias) / temperature, labels, f"{source} test calibrated"),

@@ -80,11 +80,13 @@ def load(split, source="goemotions"):
 
 
 def load_sources(split, sources=SOURCES):
-    """Rows of several sources' `split`, concatenated, with each row's source index."""
+    """Rows of several sources' `split` as the models read them (emojis as their names), concatenated, with each
+    row's source index."""
+    emoji_names = EmojiNames()
     texts, labels, origin = [], [], []
     for i, source in enumerate(sources):
         x, y = load(split, source)
-        texts += x
+        texts += [emoji_names(t) for t in x]
         labels += y
         origin += [i] * len(x)
     return texts, labels, np.array(origin)
@@ -130,20 +132,24 @@ class EmojiNames:
         return "".join(out)
 
 
+def per_class_f1(pred, gold):
+    """F1 of each label, predicted against gold label ids (0 for a label never predicted right)."""
+    f1s = []
+    for c in range(len(LABELS)):
+        tp = int(np.sum((pred == c) & (gold == c)))
+        fp = int(np.sum((pred == c) & (gold != c)))
+        fn = int(np.sum((pred != c) & (gold == c)))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return f1s
+
+
 def evaluate(pred, gold, name=""):
     """Accuracy and macro-F1 on single-label rows (top-1 prediction vs the one gold label)."""
     pred = np.asarray(pred)
     single = np.array([len(y) == 1 for y in gold])
     gold1 = np.array([y[0] for y in gold])
     p, g = pred[single], gold1[single]
-    f1s = []
-    for c in range(len(LABELS)):
-        tp = int(((p == c) & (g == c)).sum())
-        fp = int(((p == c) & (g != c)).sum())
-        fn = int(((p != c) & (g == c)).sum())
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+    f1s = per_class_f1(p, g)
     res = {
         "name": name,
         "rows": int(single.sum()),
@@ -153,3 +159,10 @@ def evaluate(pred, gold, name=""):
     }
     print(json.dumps(res), flush=True)
     return res
+
+
+def evaluate_sources(pred, gold, source, sources, name=""):
+    """`evaluate` on each source's rows (`source` holds each row's index into `sources`)."""
+    pred = np.asarray(pred)
+    return [evaluate(pred[source == i], [gold[j] for j in np.flatnonzero(source == i)], f"{s} {name}".strip())
+            for i, s in enumerate(sources)]

@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, os.path.dirname(__file__))
 import calibrate  # noqa: E402
-from common import BUILD, LABELS, OUT, SOURCES, EmojiNames, evaluate, load_sources, soft_targets, words  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES, evaluate_sources, load_sources, soft_targets, words  # noqa: E402
 
 
 def expand(texts, labels):
@@ -31,17 +31,9 @@ def expand(texts, labels):
     return xs, np.array(ys), np.array(ws)
 
 
-def mean_dev_f1(pred, y_dev, dev_source, name):
-    results = [evaluate(pred[dev_source == i], [y_dev[j] for j in np.flatnonzero(dev_source == i)], f"{source} {name}")
-               for i, source in enumerate(SOURCES)]
-    return float(np.mean([r["macro_f1"] for r in results])), results
-
-
 def main():
-    emoji_names = EmojiNames()
     x_train, y_train, _ = load_sources("train")
     x_dev, y_dev, dev_source = load_sources("dev")
-    x_train, x_dev = [emoji_names(t) for t in x_train], [emoji_names(t) for t in x_dev]
     vec = TfidfVectorizer(analyzer=lambda t: ngrams(words(t)), min_df=3, sublinear_tf=True, norm="l2", smooth_idf=True)
     xs, ys, ws = expand(x_train, y_train)
     a_train = vec.fit_transform(xs)
@@ -51,7 +43,8 @@ def main():
         for balanced in (False, True):
             clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balanced else None)
             clf.fit(a_train, ys, sample_weight=ws)
-            score, results = mean_dev_f1(clf.predict(a_dev), y_dev, dev_source, f"dev C={c} balanced={balanced}")
+            results = evaluate_sources(clf.predict(a_dev), y_dev, dev_source, SOURCES, f"dev C={c} balanced={balanced}")
+            score = float(np.mean([r["macro_f1"] for r in results]))
             if best is None or score > best[0]:
                 best = (score, results, clf, c, balanced)
     score, results, clf, c, balanced = best

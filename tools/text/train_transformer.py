@@ -23,7 +23,7 @@ import torch
 from transformers import AutoModel, AutoTokenizer
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, LABELS, SOURCES, EmojiNames, evaluate, load_sources, soft_targets  # noqa: E402
+from common import BUILD, LABELS, SOURCES, evaluate_sources, load_sources, soft_targets  # noqa: E402
 
 EPOCHS = float(os.environ.get("EPOCHS", 2))
 LR = float(os.environ.get("LR", 8e-5))
@@ -113,13 +113,11 @@ def main():
     model = EmotionModel(AutoModel.from_pretrained(src, attn_implementation="eager"), len(LABELS))
 
     sources = os.environ.get("SOURCES", ",".join(SOURCES)).split(",")
-    emoji_names = EmojiNames()
     x_train, y_train, train_source = load_sources("train", sources)
     weights = os.environ.get("SOURCE_WEIGHTS", ",".join(str(DEFAULT_SOURCE_WEIGHTS.get(s, 1.0)) for s in sources))
     source_weights = [float(w) for w in weights.split(",")]
     row_weights = torch.tensor(np.array(source_weights, np.float32)[train_source])
     x_dev, y_dev, dev_source = load_sources("dev", sources)
-    x_train, x_dev = [emoji_names(t) for t in x_train], [emoji_names(t) for t in x_dev]
     targets = soft_targets(y_train)
     lengths = [len(tok.tokenize(x)) for x in x_train]
 
@@ -152,9 +150,7 @@ def main():
                 print(f"step {step}/{total} loss {loss.item():.4f} {time.time() - t0:.0f}s", flush=True)
             if step % steps_per_epoch == 0 or step == total:
                 dev_logits = predict(model, tok, x_dev)
-                for i, source in enumerate(sources):
-                    rows = np.flatnonzero(dev_source == i)
-                    history.append(evaluate(dev_logits[rows].argmax(1), [y_dev[j] for j in rows], f"{source} dev@step{step}"))
+                history += evaluate_sources(dev_logits.argmax(1), y_dev, dev_source, sources, f"dev@step{step}")
 
     torch.save(model.state_dict(), os.path.join(BUILD, "model.pt"))
     np.savez(os.path.join(BUILD, "dev_logits.npz"), logits=dev_logits, targets=soft_targets(y_dev), source=dev_source,

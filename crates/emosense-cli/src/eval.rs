@@ -162,8 +162,7 @@ fn calibration(predicted: &[usize], confidence: &[f64], gold: &[usize]) -> (f64,
         sums[bin].1 += f64::from(u8::from(p == g));
         sums[bin].2 += 1;
     }
-    let total = gold.len().max(1) as f64;
-    let ece = sums.iter().map(|(c, a, n)| (c - a).abs() / total * f64::from(u8::from(*n > 0))).sum();
+    let ece = sums.iter().map(|(c, a, _)| (c - a).abs()).sum::<f64>() / gold.len().max(1) as f64;
     let bins = sums
         .iter()
         .filter(|(_, _, n)| *n > 0)

@@ -577,14 +577,7 @@ pub(super) mod tests {
 
     #[test]
     fn noise_is_unvoiced_and_a_glide_has_a_rising_slope() {
-        let mut state = 12345u32;
-        let noise: Vec<f32> = (0..16_000)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect();
-        let f = frames(&noise);
+        let f = frames(&crate::audio::test_noise(16_000));
         assert!(f.pitch_hz.iter().filter(|p| p.is_some()).count() < f.pitch_hz.len() / 10);
         let glide: Vec<f32> = {
             let mut phase = 0.0f32;

@@ -357,6 +357,18 @@ fn round3(value: f32) -> f64 {
     (f64::from(value) * 1000.0).round() / 1000.0
 }
 
+/// Uniform white noise in [-0.5, 0.5) from a fixed linear congruential sequence, for tests.
+#[cfg(test)]
+pub(crate) fn test_noise(len: usize) -> Vec<f32> {
+    let mut state = 12345u32;
+    (0..len)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,14 +113,7 @@ mod tests {
 
     #[test]
     fn bands_above_the_band_limit_stay_at_the_floor() {
-        let mut state = 12345u32;
-        let noise: Vec<f32> = (0..16_000)
-            .map(|_| {
-                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                (state >> 8) as f32 / (1 << 24) as f32 - 0.5
-            })
-            .collect();
-        let frames = log_mel(&noise);
+        let frames = log_mel(&crate::audio::test_noise(16_000));
         let floor = frames.iter().flatten().copied().fold(f32::INFINITY, f32::min);
         let above: Vec<usize> = (0..BANDS).filter(|&band| filters()[band].iter().all(|w| *w == 0.0)).collect();
         assert!(above.len() >= 15, "white noise reaches 8 kHz, the filters stop at {BAND_LIMIT_HZ} Hz: {}", above.len());

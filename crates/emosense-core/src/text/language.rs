@@ -4,7 +4,7 @@ use serde::Serialize;
 use whatlang::{Lang, Script};
 
 /// What the detector read: `metadata.language` of text answers.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DetectedLanguage {
     /// ISO 639-3 code (`eng`, `deu`, `cmn`, ...).
     pub code: &'static str,

@@ -226,9 +226,12 @@ impl TextAnalyzer {
         let language = language::detect(text);
         if let Some(language) = &language {
             if language.is_none_of(&TRAINED_LANGUAGES) {
+                let trained: Vec<&str> = TRAINED_LANGUAGES.iter().map(|l| l.eng_name()).collect();
                 warnings.push(format!(
-                    "the text reads as {} ({}); the text models were trained on English only, so this answer is a guess",
-                    language.name, language.code
+                    "the text reads as {} ({}); the text models were trained on {} only, so this answer is a guess",
+                    language.name,
+                    language.code,
+                    trained.join(", ")
                 ));
             }
         }

@@ -27,7 +27,6 @@ score TurEV-DB (Turkish, never trained on) through `emosense eval-audio`: four-c
 """
 import argparse
 import copy
-import hashlib
 import importlib.metadata
 import json
 import os
@@ -46,6 +45,7 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import manifest_files  # noqa: E402
 import vad  # noqa: E402
 import whisper_encoder  # noqa: E402
 from int8 import weight_only_int8  # noqa: E402
@@ -263,11 +263,6 @@ def fetch_wheel():
     return path
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=os.path.join(REPO, "..", "shared", "data"))
@@ -310,6 +305,7 @@ def main():
     primary = Primary(pooled, head_scaler, head).eval()
     for precision, quantize in (("int8", True), ("fp32", False)):
         export(primary, os.path.join(OUT, f"model.{precision}.onnx"), quantize)
+    manifest_files.refresh("audio")  # the binary checks each file's sha256 before it loads the model
     agreement = check_against_rust(args.emosense, int8_round_trip(primary), windows, paths[::40])
     print(f"largest difference between Rust and Python int8 probabilities over {len(paths[::40])} clips: {agreement:.5f}", file=sys.stderr)
     cross = {precision: rust_json(args.emosense, "eval-audio", "--data", os.path.join(args.data, "turev-eval"), precision=precision)
@@ -337,9 +333,10 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
     version = lambda p: importlib.metadata.version(p)
     sources = [{"package": p, "registry": "PyPI", "version": version(p)} for p in ("scikit-learn", "torch", "numpy", "onnx")]
     turev = lambda tier: {p: cross[p]["tiers"][tier] for p in cross}
-    model = os.path.join(OUT, "model.int8.onnx")
+    speech = lambda description: {"kind": "speech", "sample_rate": 16000, "description": description}
     manifest = {"modality": "audio", "models": [
-        {"id": "audio-whisper-tiny-emodb", "tier": "primary", "version": "3.0.0",
+        {"id": "audio-whisper-tiny-emodb", "tier": "primary", "version": "3.0.0", "runtime": "tract",
+         "architecture": "speech-encoder-head", "labels": LABELS,
          "description": f"the first {ENCODER_LAYERS} of 4 blocks of Whisper tiny.en's audio encoder (convolutions, "
                         "positional encodings sliced to the frames given), mean and standard deviation of their output "
                         "over time (768 values), standardised, and a multinomial logistic regression trained here; "
@@ -350,25 +347,26 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
                      "origin": "OpenAI Whisper tiny.en (MIT) as converted to CTranslate2 by Systran (faster-whisper-tiny.en)",
                      "conversion": "CTranslate2 float16 tensors read into a PyTorch rebuild of the encoder "
                                    "(tools/audio/whisper_encoder.py; equals CTranslate2's encoder to 2e-4 on 30 s of audio)"},
-         "input": {"log_mel": "Whisper's front end over each 4 s window of 16 kHz mono audio (silence trimmed, RMS "
-                              "normalised to -20 dBFS): 400-sample periodic Hann frames every 160 samples, centred "
-                              "with reflect padding, 80 Slaney mel bands, log10 floored 8 below the window's maximum, "
-                              "(x + 4) / 4; an even number of frames"},
+         "input": speech("Whisper's front end over each 4 s window of 16 kHz mono audio (silence trimmed, RMS "
+                         "normalised to -20 dBFS): 400-sample periodic Hann frames every 160 samples, centred "
+                         "with reflect padding, 80 Slaney mel bands, log10 floored 8 below the window's maximum, "
+                         "(x + 4) / 4; an even number of frames"),
          "source": sources + [{"package": whisper_encoder.PACKAGE[0], "registry": "PyPI", "version": whisper_encoder.PACKAGE[1]}],
          "training": {"encoder_layers": ENCODER_LAYERS, "max_window_seconds": MAX_WINDOW_SECONDS, "head_C": HEAD_C, "seed": SEED, "seconds": seconds},
-         "files": [{"name": "model.int8.onnx", "bytes": os.path.getsize(model), "sha256": sha256(model)}],
+         "files": manifest_files.entries(OUT, ["model.int8.onnx"]),
          "contract": {"input": f"log_mel float32 [N, T, {whisper_encoder.N_MELS}] (T even, at most {MAX_WINDOW_SECONDS * 100})",
                       "output": "log_probabilities float32 [N, 7] in labels order"},
          "metrics": {"loso_fp32": metrics["primary_fp32"], "loso_int8": metrics["primary_int8"],
                      "turev": turev("primary"),
                      "rust_vs_python_int8_max_probability_difference": round(agreement, 5)}},
-        {"id": "audio-logreg-emodb", "tier": "secondary", "version": "3.0.0",
+        {"id": "audio-logreg-emodb", "tier": "secondary", "version": "3.0.0", "runtime": "json",
+         "architecture": "feature-linear", "labels": LABELS,
          "description": "multinomial logistic regression over standardised speech features", **common,
-         "input": {"features": features_input}, "source": sources[:1] + sources[2:], "training": {"C": LOGREG_C},
-         "files": [{"name": "linear.json", "bytes": os.path.getsize(os.path.join(OUT, "linear.json")),
-                    "sha256": sha256(os.path.join(OUT, "linear.json"))}],
+         "input": speech(features_input), "source": sources[:1] + sources[2:], "training": {"C": LOGREG_C},
+         "files": manifest_files.entries(OUT, ["linear.json"]),
          "metrics": {"loso": metrics["secondary"], "turev": turev("secondary")}},
-        {"id": "audio-prosody-rules", "tier": "fallback", "version": "1.0.0",
+        {"id": "audio-prosody-rules", "tier": "fallback", "version": "1.0.0", "runtime": "builtin",
+         "architecture": "prosody-rules",
          "description": "documented arousal/valence rules from pitch range, loudness range, spectral centroid, "
                         "rate and pitch slope (crates/emosense-core/src/audio/prosody.rs); compiled in",
          "licence": "Apache-2.0", "files": [], "metrics": {"all_clips": metrics["fallback"], "turev": turev("fallback")}},

@@ -12,7 +12,6 @@ the frame before (zeros for the first); `h`, `c` float32 [1, 1, 128] (zeros at t
 """
 import argparse
 import glob
-import hashlib
 import os
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import onnxruntime
 import soundfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import manifest_files  # noqa: E402
 from int8 import weight_only_int8  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -78,13 +78,16 @@ def build(wheel, data):
             speech[name] = round(float(np.mean(p >= 0.5)), 3)
     print(f"vad int8 vs fp32: largest probability difference {worst:.4f}, frames flipped at 0.5: {flips} of {total}; "
           f"speech fraction tone {speech['tone']}, noise {speech['noise']}", file=sys.stderr)
-    return {"id": "audio-silero-vad", "role": "voice activity detection (before every tier)", "version": PACKAGE[1],
+    return {"id": "audio-silero-vad", "tier": "primary", "role": "voice_activity", "runtime": "tract",
+            "architecture": "silero-vad", "version": PACKAGE[1],
             "description": "Silero VAD's batched 16 kHz graph: per 32 ms frame, the probability of speech",
             "licence": "MIT", "source": [{"package": PACKAGE[0], "registry": "PyPI", "version": PACKAGE[1], "file": MEMBER}],
+            "input": {"kind": "speech", "sample_rate": 16000,
+                      "description": "each 512-sample frame after the 64 samples before it (runs before every tier)"},
             "contract": {"input": "input float32 [S, 576] (each 512-sample frame after the 64 samples before it), h and c float32 [1, 1, 128] zeros",
                          "output": "speech_probs float32 [S, 1]"},
             "conversion": "none: shipped fp32, as packaged (int8 conv weights measured, see metrics)",
-            "files": [{"name": os.path.basename(OUT), "bytes": os.path.getsize(OUT), "sha256": hashlib.sha256(open(OUT, "rb").read()).hexdigest()}],
+            "files": manifest_files.entries(os.path.dirname(OUT), [os.path.basename(OUT)]),
             "metrics": {"int8_conv_weights_vs_fp32_max_probability_difference": round(worst, 4),
                         "int8_conv_weights_vs_fp32_frames_flipped_at_0.5": f"{flips} of {total}",
                         "speech_fraction_of_frames": {"tone_440_hz": speech["tone"], "white_noise": speech["noise"]}}}

@@ -33,6 +33,8 @@ fi
 [ "${SKIP_TRAIN:-0}" = 1 ] || "$torch_venv/bin/python" tools/face/train_expression.py train
 "$torch_venv/bin/python" tools/face/train_expression.py export
 "$torch_venv/bin/python" tools/face/train_expression.py golden
+# The release binary checks every file's sha256 against the manifest, so the new files are listed before it runs.
+"$py" tools/manifest_files.py face
 cargo build --release --locked -p emosense-cli
 bin="$repo/target/release/emosense"
 export EMOTION_MODEL_CACHE_DIR="$repo/models-quantized"

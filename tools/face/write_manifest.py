@@ -7,9 +7,12 @@ manifest when convert.py did not run in this build), the trained member's recipe
 
 Usage: python3 tools/face/write_manifest.py   (standard library only; run by tools/face/build.sh)
 """
-import hashlib
 import json
 import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import manifest_files  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "models-quantized", "face")
@@ -26,13 +29,15 @@ HOLDOUT = ("held-out 10 % of FER2013 Training (2,872 faces): never trained on by
 INT8 = "weights int8, symmetric per output channel, behind DequantizeLinear; activations float32 (tract folds the weights to f32 at load)"
 
 
+LABELS = ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"]
+
+
 def files(*names):
-    out = []
-    for name in names:
-        path = os.path.join(OUT, name)
-        data = open(path, "rb").read()
-        out.append({"name": name, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-    return out
+    return manifest_files.entries(OUT, names)
+
+
+def image(description):
+    return {"kind": "image", "description": description}
 
 
 def metrics(report, model, data=None):
@@ -68,12 +73,16 @@ def main():
     models = [
         {
             "id": "face-detector-tiny",
+            "tier": "primary",
             "role": "detector",
+            "runtime": "tract",
+            "architecture": "tiny-yolo-face-detector",
             "version": VERSION,
             "description": "face-api TinyFaceDetector (Tiny-YOLOv2, 5 anchors) at 416 px, retried at 224 px when nothing is found",
             "licence": "MIT",
             "source": [FACE_API],
             "files": files("detector_416.int8.onnx", "detector_224.int8.onnx"),
+            "input": image("RGB 0..255, the image padded bottom/right to a square and resized to 416 (then 224)"),
             "quantization": INT8,
             "contract": {
                 "input": "input float32 [1, 3, S, S] RGB 0..255, the image padded bottom/right to a square and resized to S (416 or 224)",
@@ -86,12 +95,16 @@ def main():
         },
         {
             "id": "face-mesh",
+            "tier": "secondary",
             "role": "landmarks",
+            "runtime": "tract",
+            "architecture": "face-mesh",
             "version": VERSION,
             "description": "MediaPipe FaceMesh face_landmark.tflite, 468 landmarks (tflite -> ONNX with tf2onnx)",
             "licence": "Apache-2.0",
             "source": [MEDIAPIPE],
             "files": files("face_mesh.int8.onnx"),
+            "input": image("NHWC RGB in [0, 1], 192 x 192: square crop of side 1.5 x the box's longer edge, centred on the box"),
             "quantization": INT8,
             "contract": {
                 "input": "input_1 float32 [1, 192, 192, 3] NHWC RGB in [0, 1]: square crop of side 1.5 x the box's longer edge, centred on the box",
@@ -105,6 +118,9 @@ def main():
         {
             "id": "face-expression-ensemble",
             "tier": "primary",
+            "runtime": "tract",
+            "architecture": "expression-ensemble",
+            "labels": LABELS,
             "version": ENSEMBLE_VERSION,
             "description": "weighted mean of four expression classifiers, each on the face and its mirror image",
             "licence": "MIT (the three packaged members); Apache-2.0 (the member trained here, whose training data has no stated licence)",
@@ -122,6 +138,7 @@ def main():
                 "onnx_int8_vs_pytorch_max_abs": round(trained["int8_vs_pytorch_max_abs"], 5),
             },
             "files": files("expression_emosense.int8.onnx", "expression_faceapi.int8.onnx", "expression_mini_xception.int8.onnx", "expression_human.int8.onnx"),
+            "input": image("each member's crop of the detected face and its mirror image (contract)"),
             "quantization": INT8,
             "contract": {
                 "emosense": "input float32 [N, 1, 48, 48] grey (ITU-R 601, not rounded) of the box grown 10 % per side, v / 255; output probabilities [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
@@ -141,6 +158,8 @@ def main():
         {
             "id": "face-geometry-rules",
             "tier": "secondary",
+            "runtime": "builtin",
+            "architecture": "geometry-rules",
             "version": VERSION,
             "description": "documented rules over FaceMesh geometry (smile, mouth width and opening, eye openness, brow raise), compiled in",
             "licence": "Apache-2.0 (written here)",
@@ -150,6 +169,8 @@ def main():
         {
             "id": "face-neutral-prior",
             "tier": "fallback",
+            "runtime": "builtin",
+            "architecture": "neutral-prior",
             "version": VERSION,
             "description": "neutral 0.4, the other six 0.1 each: the answer when no face is found or no model answers",
             "licence": "Apache-2.0 (written here)",

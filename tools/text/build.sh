@@ -23,6 +23,8 @@ mkdir -p "$build"
 "$py" tools/text/quantize_transformer.py
 "$py" tools/text/train_linear.py
 "$py" tools/text/build_lexicon.py
+# The release binary checks every file's sha256 against the manifest, so the new files are listed before it runs.
+"$py" tools/manifest_files.py text
 cargo build --release --locked -p emosense-cli
 bin="$repo/target/release/emosense"
 export EMOTION_MODEL_CACHE_DIR="$repo/models-quantized"

@@ -1,14 +1,15 @@
 """Writes models-quantized/text/manifest.json: for each text model its source packages and versions, licence,
 data, files with sha256, input contract, calibration and the accuracy measured by `emosense eval` on every source
 (target/modelgen/text/eval_<source>_<split>_<tier>.json)."""
-import hashlib
 import json
 import os
 import sys
 from importlib import metadata
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import BUILD, OUT, SOURCES  # noqa: E402
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+import manifest_files  # noqa: E402
+from common import BUILD, LABELS, OUT, SOURCES  # noqa: E402
 
 DATA = [
     {
@@ -31,14 +32,12 @@ PREPROCESSING = "emojis replaced by their CLDR short names (models-quantized/tex
                 "{emoji}); multi-label rows as soft targets"
 
 
-def files(names):
-    out = []
-    for name in names:
-        path = os.path.join(OUT, name)
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        out.append({"name": name, "bytes": os.path.getsize(path), "sha256": digest})
-    return out
+def files(names, embedded=False):
+    return manifest_files.entries(OUT, names, embedded)
+
+
+def words(description):
+    return {"kind": "words", "description": description}
 
 
 def metrics(tier, suffix=""):
@@ -70,6 +69,9 @@ def main():
         {
             "id": "text-minilm-goemotions",
             "tier": "primary",
+            "runtime": "tract",
+            "architecture": "text-encoder-classifier",
+            "labels": LABELS,
             "version": "2.0.0",
             "description": "all-MiniLM-L6-v2 fine-tuned on GoEmotions-Ekman and XED English (mean pooling + linear "
                            "head, calibrated), int8 weights",
@@ -87,9 +89,10 @@ def main():
             "quantization": "MatMul weights int8 per output column behind DequantizeLinear (folded by tract at load); "
                             "word embeddings int8 per row, gathered then scaled; rest fp32",
             "quantization_check": quant,
-            "input": {"input_ids": "int64 [batch, seq], WordPiece ids with [CLS] ... [SEP]",
-                      "attention_mask": "int64 [batch, seq], 1 for tokens, 0 for padding",
-                      "window_tokens": 128, "output": "logits float32 [batch, 7] in labels.json order"},
+            "input": {"kind": "tokens", "tokenizer": "tokenizer.json", "max_tokens": 128,
+                      "inputs": ["input_ids", "attention_mask"], "output": "logits",
+                      "description": "WordPiece ids with [CLS] ... [SEP] and the attention mask (1 for tokens, 0 for "
+                                     "padding), int64 [batch, tokens]; output logits float32 [batch, 7] in labels order"},
             "files": files(["model.int8.onnx", "tokenizer.json", "labels.json"]),
             "metrics": {**metrics("primary"), "fp32": metrics("primary", "_fp32"),
                         "command": eval_cmd.format(tier="primary")},
@@ -97,6 +100,9 @@ def main():
         {
             "id": "text-tfidf-logreg",
             "tier": "secondary",
+            "runtime": "json",
+            "architecture": "tfidf-linear",
+            "labels": LABELS,
             "version": "2.0.0",
             "description": "TF-IDF word 1-2-grams + multinomial logistic regression on GoEmotions-Ekman and XED "
                            "English, calibrated",
@@ -105,13 +111,16 @@ def main():
             "data": data,
             "training": {k: linear[k] for k in ("C", "class_weight_balanced", "features", "train_rows")},
             "calibration": linear["calibration"],
-            "input": {"text": "lower-cased words [a-z0-9']+ and their bigrams"},
+            "input": words("lower-cased words [a-z0-9']+ and their bigrams"),
             "files": files(["linear.json"]),
             "metrics": {**metrics("secondary"), "command": eval_cmd.format(tier="secondary")},
         },
         {
             "id": "text-goemotions-lexicon",
             "tier": "fallback",
+            "runtime": "json",
+            "architecture": "lexicon",
+            "labels": LABELS,
             "version": "2.0.0",
             "description": "emotion keywords by smoothed log-odds on GoEmotions-Ekman and XED English train, swear "
                            "words left out (PyPI better-profanity word list), with negation handling; calibrated; "
@@ -122,13 +131,13 @@ def main():
             "data": data,
             "training": {k: lexicon[k] for k in ("cues", "swear_words_left_out")},
             "calibration": lexicon["calibration"],
-            "input": {"text": "lower-cased words [a-z0-9']+"},
-            "files": files(["lexicon.json"]),
+            "input": words("lower-cased words [a-z0-9']+"),
+            "files": files(["lexicon.json"], embedded=True),
             "metrics": {**metrics("fallback"), "command": eval_cmd.format(tier="fallback")},
         },
     ]
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
-        json.dump({"modality": "text", "labels_file": "labels.json", "models": models}, f, indent=1)
+        json.dump({"modality": "text", "models": models}, f, indent=1)
         f.write("\n")
     print("wrote", os.path.join(OUT, "manifest.json"))
 

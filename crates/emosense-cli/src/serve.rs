@@ -16,6 +16,26 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
+/// Logs one line per model: loaded, available (to load on first use), or why it cannot be used.
+fn log_models(engine: &EmoSense) {
+    for model in engine.models() {
+        let (level, state) = match (&model.error, model.loaded) {
+            (Some(error), _) => ("warn", format!("unavailable ({}): {}", error.kind, error.message)),
+            (None, true) => ("info", "loaded".to_owned()),
+            (None, false) => ("info", "available, loads on first use".to_owned()),
+        };
+        let line = serde_json::json!({
+            "level": level,
+            "message": format!("model {}: {state}", model.id),
+            "model": model.id,
+            "modality": model.modality,
+            "tier": model.tier,
+            "custom": model.custom,
+        });
+        eprintln!("{line}");
+    }
+}
+
 /// Serves the API on `addr` until interrupted; `warmup` (or `EMOTION_WARMUP=1`) loads the models first.
 pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<ExitCode, String> {
     if warmup || engine.config().warmup {
@@ -29,6 +49,7 @@ pub fn serve(engine: Arc<EmoSense>, addr: SocketAddr, warmup: bool) -> Result<Ex
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         eprintln!("emosense: serving on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
+        log_models(api.engine());
         let connections = Arc::new(Semaphore::new(config.max_connections));
         loop {
             let stream = tokio::select! {

@@ -13,7 +13,8 @@ pub enum Device {
 }
 
 /// Which weight files are loaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// int8 weights (the shipped models).
     Int8,

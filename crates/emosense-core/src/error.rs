@@ -76,6 +76,50 @@ impl Error {
     }
 }
 
+/// Why a model could not be loaded. Each kind asks for a different fix: a missing file is a deployment that left it
+/// out, a checksum mismatch a damaged or swapped file, a bad manifest a description to correct, a contract mismatch a
+/// graph that does not read or write what its manifest says.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LoadError {
+    /// A file the manifest lists is not on disk.
+    #[error("{path}: file not found")]
+    MissingFile { path: String },
+    /// A file's bytes do not have the sha256 its manifest lists.
+    #[error("{path}: sha256 is {actual}, the manifest lists {expected}")]
+    ChecksumMismatch { path: String, expected: String, actual: String },
+    /// A manifest that cannot be read or describes a model that cannot exist.
+    #[error("{path}: {message}")]
+    BadManifest { path: String, message: String },
+    /// The manifest does not list a file the model's architecture needs at the configured precision.
+    #[error("model {model}: the manifest {message}")]
+    NotInManifest { model: String, message: String },
+    /// The graph's inputs or outputs differ from the manifest's input contract or label list.
+    #[error("model {model}: {message}")]
+    ContractMismatch { model: String, message: String },
+    /// A file is there but cannot be read or parsed as the model it should be.
+    #[error("{path}: {message}")]
+    Unreadable { path: String, message: String },
+}
+
+impl LoadError {
+    /// The error's kind as the API names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LoadError::MissingFile { .. } => "missing_file",
+            LoadError::ChecksumMismatch { .. } => "checksum_mismatch",
+            LoadError::BadManifest { .. } => "bad_manifest",
+            LoadError::NotInManifest { .. } => "not_in_manifest",
+            LoadError::ContractMismatch { .. } => "contract_mismatch",
+            LoadError::Unreadable { .. } => "unreadable",
+        }
+    }
+
+    /// A file that cannot be parsed as the model it should be.
+    pub fn unreadable(path: &std::path::Path, message: impl std::fmt::Display) -> Self {
+        LoadError::Unreadable { path: path.display().to_string(), message: format!("{message:#}") }
+    }
+}
+
 /// A configuration variable with an unusable value.
 #[derive(Debug, thiserror::Error)]
 #[error("{variable}={value:?}: {message}")]

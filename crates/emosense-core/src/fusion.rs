@@ -173,7 +173,7 @@ impl EmoSense {
         let (tier, budget) = (options.tier, &options.budget);
         let (text, audio, face) = std::thread::scope(|scope| {
             let text = input.text.map(|t| {
-                scope.spawn(move || self.text().analyze(t, &TextOptions { tier, sentences: false, budget: budget.clone() }))
+                scope.spawn(move || self.text().analyze(t, &TextOptions { tier, budget: budget.clone(), ..TextOptions::default() }))
             });
             let audio = input.audio.map(|a| {
                 scope.spawn(move || self.audio().analyze("audio_base64", a, &AudioOptions { tier, budget: budget.clone(), ..AudioOptions::default() }))

@@ -22,8 +22,8 @@ pub mod tier;
 pub use budget::{Budget, CancelOnDrop};
 pub use config::{Config, Device, Precision};
 pub use emotion::{Emotion, EmotionScores};
-pub use error::{ConfigError, Error, ErrorKind, Result};
-pub use registry::{Modality, ModelStatus, Role};
+pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
+pub use registry::{Modality, ModelStatus, Registry, Role};
 pub use result::{AnalysisResult, Metadata, SegmentResult};
 pub use audio::{AudioAnalyzer, AudioOptions};
 pub use face::{FaceAnalyzer, FaceOptions};
@@ -35,18 +35,20 @@ pub use tier::Tier;
 /// The analysis engine shared by every front end.
 pub struct EmoSense {
     config: Config,
+    registry: Registry,
     text: TextAnalyzer,
     audio: AudioAnalyzer,
     face: FaceAnalyzer,
 }
 
 impl EmoSense {
-    /// An engine for `config`; no model is loaded yet.
+    /// An engine for `config`: the model directory's manifests are read and checked; no model is loaded yet.
     pub fn new(config: Config) -> Self {
-        let text = TextAnalyzer::new(&config);
-        let audio = AudioAnalyzer::new(&config);
-        let face = FaceAnalyzer::new(&config);
-        EmoSense { config, text, audio, face }
+        let registry = Registry::scan(&config.model_dir, config.precision);
+        let text = TextAnalyzer::new(&config, &registry);
+        let audio = AudioAnalyzer::new(&config, &registry);
+        let face = FaceAnalyzer::new(&config, &registry);
+        EmoSense { config, registry, text, audio, face }
     }
 
     /// The configuration in force.
@@ -69,22 +71,21 @@ impl EmoSense {
         &self.face
     }
 
-    /// Loads the primary models of every modality deployed here (whose model folder holds files; a serverless
+    /// Loads the primary models of every modality deployed here (whose folder holds a manifest; a serverless
     /// function carries only its own modality's) now instead of on first use (start-up time is often free on
     /// serverless platforms); on failure requests are answered by the lower tiers.
     pub fn warm_up(&self) -> std::result::Result<(), String> {
-        let deployed = |models: Vec<ModelStatus>| models.iter().any(|m| m.size_bytes > 0);
         let mut failures = Vec::new();
-        if deployed(self.text.models()) {
+        if self.registry.is_deployed(Modality::Text) {
             failures.extend(self.text.warm_up().err());
         }
-        if deployed(self.audio.models()) {
+        if self.registry.is_deployed(Modality::Audio) {
             failures.extend(self.audio.warm_up().err());
         }
-        if deployed(self.face.models()) {
+        if self.registry.is_deployed(Modality::Face) {
             failures.extend(self.face.warm_up().err());
         }
-        if failures.is_empty() { Ok(()) } else { Err(failures.join("; ")) }
+        if failures.is_empty() { Ok(()) } else { Err(failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")) }
     }
 
     /// Ids of the models loaded so far in this process.
@@ -92,8 +93,67 @@ impl EmoSense {
         [self.text.loaded_models(), self.audio.loaded_models(), self.face.loaded_models()].concat()
     }
 
-    /// Every model of every modality.
+    /// Every model of every modality, and every manifest entry the registry refused.
     pub fn models(&self) -> Vec<ModelStatus> {
-        [self.text.models(), self.audio.models(), self.face.models()].concat()
+        let refused = self.registry.refused().iter().map(ModelStatus::refused);
+        [self.text.models(), self.audio.models(), self.face.models()].concat().into_iter().chain(refused).collect()
     }
+
+    /// Whether each deployed modality can answer with its primary tier, as far as can be told without loading a
+    /// model (files present, no earlier load failure).
+    pub fn health(&self) -> Health {
+        let models = self.models();
+        let modalities: Vec<ModalityHealth> = Modality::ALL
+            .iter()
+            .filter(|m| self.registry.is_deployed(**m))
+            .map(|&modality| {
+                let missing: Vec<String> = models
+                    .iter()
+                    .filter(|s| s.modality == Some(modality) && !s.custom && s.tier == Some(Tier::Primary) && !s.available)
+                    .map(|s| s.id.clone())
+                    .collect();
+                ModalityHealth { modality, primary_ready: missing.is_empty(), missing }
+            })
+            .collect();
+        let degraded = modalities.iter().any(|m| !m.primary_ready);
+        Health {
+            status: if degraded { HealthStatus::Degraded } else { HealthStatus::Ok },
+            modalities,
+            model_errors: models
+                .iter()
+                .filter(|s| s.custom || s.modality.is_none_or(|m| self.registry.is_deployed(m)))
+                .filter_map(|s| s.error.as_ref().map(|e| format!("{}: {}", s.id, e.message)))
+                .collect(),
+        }
+    }
+}
+
+/// Overall state of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    /// Every deployed modality can reach its primary tier.
+    Ok,
+    /// A deployed modality answers from a lower tier: one of its primary-tier models is missing or failed to load.
+    Degraded,
+}
+
+/// What [`EmoSense::health`] reports.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct Health {
+    pub status: HealthStatus,
+    /// Each modality whose models are deployed here.
+    pub modalities: Vec<ModalityHealth>,
+    /// One line per model of a deployed modality, or custom model, that cannot be used, with why.
+    pub model_errors: Vec<String>,
+}
+
+/// One deployed modality's state.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct ModalityHealth {
+    pub modality: Modality,
+    /// Whether every primary-tier model (the classifier and the stages it needs) is available.
+    pub primary_ready: bool,
+    /// Ids of the primary-tier models that are not.
+    pub missing: Vec<String>,
 }

@@ -62,7 +62,7 @@ impl EmoSense {
                     Error::unsupported(field, format!("is not UTF-8 plain text (invalid byte at offset {})", e.valid_up_to()))
                 })?;
                 let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-                self.text().analyze_field(field, text, &TextOptions { tier, sentences: false, budget: budget.clone() })
+                self.text().analyze_field(field, text, &TextOptions { tier, budget: budget.clone(), ..TextOptions::default() })
             }
             MediaKind::Audio => self.audio().analyze(field, bytes, &AudioOptions { tier, budget: budget.clone(), ..AudioOptions::default() }),
             MediaKind::Video => self.face().analyze(field, bytes, &FaceOptions { tier, budget: budget.clone(), ..FaceOptions::default() }),

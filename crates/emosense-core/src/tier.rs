@@ -1,11 +1,12 @@
 //! The tier ladder: each modality tries its rungs from the best model down to a rule-based fallback.
 
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::registry::{ModelSpec, ModelStatus};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::{LoadTimes, ModelEntry, ModelError, ModelStatus};
 
 /// A rung of a modality's ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -30,55 +31,110 @@ impl Tier {
     }
 }
 
-type Loader<M> = Box<dyn Fn() -> std::result::Result<M, String> + Send + Sync>;
+type Loader<M> = Box<dyn Fn(&ModelEntry) -> std::result::Result<M, LoadError> + Send + Sync>;
 
-/// One rung: a model described by its [`ModelSpec`], loaded on first use and kept for the life of the process.
+/// A loaded model, or why it could not be loaded, and how long that took.
+type Loaded<M> = (std::result::Result<Arc<M>, LoadError>, Option<LoadTimes>);
+
+/// One rung: a model described by its manifest entry, loaded on first use and kept for the life of the process.
 pub struct Rung<M> {
-    spec: ModelSpec,
+    entry: Arc<ModelEntry>,
     loader: Loader<M>,
-    loaded: OnceLock<std::result::Result<Arc<M>, String>>,
+    loaded: OnceLock<Loaded<M>>,
 }
 
 impl<M> Rung<M> {
-    /// A rung whose model `loader` builds on first use.
-    pub fn new(spec: ModelSpec, loader: impl Fn() -> std::result::Result<M, String> + Send + Sync + 'static) -> Self {
-        Rung { spec, loader: Box::new(loader), loaded: OnceLock::new() }
+    /// A rung whose model `loader` builds from its entry on first use, after its files are found present; their
+    /// sha256 is checked on a second thread while the loader reads them.
+    pub fn new(entry: Arc<ModelEntry>, loader: impl Fn(&ModelEntry) -> std::result::Result<M, LoadError> + Send + Sync + 'static) -> Self {
+        Rung { entry, loader: Box::new(loader), loaded: OnceLock::new() }
     }
 
-    /// The model's description.
-    pub fn spec(&self) -> &ModelSpec {
-        &self.spec
+    /// The model's manifest entry.
+    pub fn entry(&self) -> &Arc<ModelEntry> {
+        &self.entry
     }
 
     /// Whether the model has been loaded successfully in this process.
     pub fn is_loaded(&self) -> bool {
-        matches!(self.loaded.get(), Some(Ok(_)))
+        matches!(self.loaded.get(), Some((Ok(_), _)))
     }
 
     /// The model, loading it on the first call. A failed load is remembered, not retried on every request.
-    pub fn get(&self) -> std::result::Result<Arc<M>, String> {
-        self.loaded.get_or_init(|| (self.loader)().map(Arc::new)).clone()
+    pub fn get(&self) -> std::result::Result<Arc<M>, LoadError> {
+        self.loaded.get_or_init(|| self.load()).0.clone()
+    }
+
+    fn load(&self) -> Loaded<M> {
+        let started = Instant::now();
+        if let Err(e) = self.entry.check_present() {
+            return (Err(e), None);
+        }
+        let entry = &self.entry;
+        let (model, checked) = std::thread::scope(|scope| {
+            let checksums = scope.spawn(move || {
+                let started = Instant::now();
+                entry.verify_files().map(|()| started.elapsed())
+            });
+            let model = (self.loader)(&self.entry);
+            (model, checksums.join().unwrap_or_else(|_| Err(LoadError::Unreadable { path: self.entry.id().to_owned(), message: "checksum thread panicked".into() })))
+        });
+        let ms = |d: Duration| (d.as_secs_f64() * 1e5).round() / 100.0;
+        match (model, checked) {
+            (Ok(model), Ok(checksum)) => (Ok(Arc::new(model)), Some(LoadTimes { load_ms: ms(started.elapsed()), checksum_ms: ms(checksum) })),
+            (_, Err(e)) | (Err(e), _) => (Err(e), None),
+        }
+    }
+
+    /// The model's status as the API lists it.
+    pub fn status(&self) -> ModelStatus {
+        let entry = &self.entry;
+        let (error, load) = match self.loaded.get() {
+            Some((Err(e), _)) => (Some(e.clone()), None),
+            Some((Ok(_), times)) => (None, *times),
+            None => (entry.check_present().err(), None),
+        };
+        ModelStatus {
+            id: entry.id().to_owned(),
+            modality: Some(entry.modality),
+            tier: Some(entry.tier()),
+            role: Some(entry.manifest.role),
+            custom: entry.custom,
+            loaded: self.is_loaded(),
+            available: error.is_none(),
+            size_bytes: entry.size_bytes(),
+            load,
+            error: error.as_ref().map(ModelError::from),
+            manifest: Some(entry.manifest.clone()),
+        }
     }
 }
 
 /// Which rung answered, and why the rungs above it did not.
 #[derive(Debug, Clone)]
 pub struct Answered<'a> {
-    pub spec: &'a ModelSpec,
+    pub entry: &'a ModelEntry,
     /// One line per skipped rung (`"primary (text-minilm): file not found ..."`).
     pub skipped: Vec<String>,
 }
 
-/// A modality's rungs, best first.
+/// A modality's rungs, best first, and the models a request may name instead of descending them.
 pub struct Ladder<M> {
     modality: &'static str,
     rungs: Vec<Rung<M>>,
+    named: Vec<Rung<M>>,
 }
 
 impl<M> Ladder<M> {
     /// A ladder for `modality` from rungs ordered best first.
     pub fn new(modality: &'static str, rungs: Vec<Rung<M>>) -> Self {
-        Ladder { modality, rungs }
+        Ladder { modality, rungs, named: Vec::new() }
+    }
+
+    /// The same ladder with models that answer only when a request names them.
+    pub fn with_named(mut self, named: Vec<Rung<M>>) -> Self {
+        self.named = named;
+        self
     }
 
     /// The rungs, best first.
@@ -87,26 +143,30 @@ impl<M> Ladder<M> {
     }
 
     /// Loads the model of the top rung now (for warm-up at start-up, where that time is free).
-    pub fn warm_up(&self) -> std::result::Result<(), String> {
+    pub fn warm_up(&self) -> std::result::Result<(), LoadError> {
         self.rungs.first().map_or(Ok(()), |r| r.get().map(|_| ()))
     }
 
     /// Ids of the models loaded so far.
     pub fn loaded_models(&self) -> Vec<String> {
-        self.rungs.iter().filter(|r| r.is_loaded()).map(|r| r.spec().id.clone()).collect()
+        self.all().filter(|r| r.is_loaded()).map(|r| r.entry.id().to_owned()).collect()
     }
 
-    /// Every rung's model with its load state, files and manifest entry under `model_dir`.
-    pub fn models(&self, model_dir: &std::path::Path) -> Vec<ModelStatus> {
-        self.rungs.iter().map(|r| ModelStatus::read(r.spec(), model_dir, r.is_loaded())).collect()
+    /// Every model's status, the rungs' first.
+    pub fn models(&self) -> Vec<ModelStatus> {
+        self.all().map(Rung::status).collect()
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Rung<M>> {
+        self.rungs.iter().chain(&self.named)
     }
 
     /// Runs `infer` on the first rung at or below `start` whose model loads and runs; a rung that fails to load or
     /// to run hands over to the next one. Errors about the request (bad input, a passed deadline) are returned at once: a lower tier would fail too.
     pub fn run<T>(&self, start: Option<Tier>, mut infer: impl FnMut(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
         let mut skipped = Vec::new();
-        for rung in self.rungs.iter().filter(|r| start.is_none_or(|t| r.spec.tier >= t)) {
-            let label = format!("{} ({})", rung.spec.tier.as_str(), rung.spec.id);
+        for rung in self.rungs.iter().filter(|r| start.is_none_or(|t| r.entry.tier() >= t)) {
+            let label = format!("{} ({})", rung.entry.tier().as_str(), rung.entry.id());
             let model = match rung.get() {
                 Ok(model) => model,
                 Err(reason) => {
@@ -115,12 +175,22 @@ impl<M> Ladder<M> {
                 }
             };
             match infer(&model) {
-                Ok(value) => return Ok((value, Answered { spec: &rung.spec, skipped })),
+                Ok(value) => return Ok((value, Answered { entry: &rung.entry, skipped })),
                 Err(e) if e.is_about_the_request() => return Err(e),
                 Err(e) => skipped.push(format!("{label}: {e}")),
             }
         }
         Err(Error::ModelUnavailable { modality: self.modality, reasons: skipped.join("; ") })
+    }
+
+    /// Runs `infer` on the model with id `id` (a rung or a named model), with no other model to hand over to.
+    pub fn run_model<T>(&self, id: &str, field: &str, infer: impl FnOnce(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
+        let Some(rung) = self.all().find(|r| r.entry.id() == id) else {
+            let known: Vec<&str> = self.all().map(|r| r.entry.id()).collect();
+            return Err(Error::invalid(field, format!("no {} model is named {id:?}; there are {}", self.modality, known.join(", "))));
+        };
+        let model = rung.get().map_err(|e| Error::ModelUnavailable { modality: self.modality, reasons: format!("{id}: {e}") })?;
+        Ok((infer(&model)?, Answered { entry: &rung.entry, skipped: Vec::new() }))
     }
 }
 
@@ -130,17 +200,26 @@ mod tests {
     use crate::error::ErrorKind;
     use crate::registry::Modality;
 
-    fn spec(id: &str, tier: Tier) -> ModelSpec {
-        ModelSpec::new(id, Modality::Text, tier, &[])
+    fn spec(id: &str, tier: Tier) -> Arc<ModelEntry> {
+        let manifest = serde_json::from_value(serde_json::json!({
+            "id": id, "version": "1", "description": "test", "tier": tier, "runtime": "builtin",
+            "architecture": "lexicon", "files": [], "licence": "none"
+        }))
+        .unwrap();
+        Arc::new(ModelEntry { manifest, modality: Modality::Text, folder: ".".into(), custom: false, precision: crate::Precision::Int8 })
+    }
+
+    fn missing(id: &str) -> LoadError {
+        LoadError::MissingFile { path: id.into() }
     }
 
     fn ladder() -> Ladder<u32> {
         Ladder::new(
             "text",
             vec![
-                Rung::new(spec("big", Tier::Primary), || Err("file not found".into())),
-                Rung::new(spec("small", Tier::Secondary), || Ok(2)),
-                Rung::new(spec("rules", Tier::Fallback), || Ok(3)),
+                Rung::new(spec("big", Tier::Primary), |_| Err(missing("big.onnx"))),
+                Rung::new(spec("small", Tier::Secondary), |_| Ok(2)),
+                Rung::new(spec("rules", Tier::Fallback), |_| Ok(3)),
             ],
         )
     }
@@ -150,8 +229,8 @@ mod tests {
         let ladder = ladder();
         let (value, answered) = ladder.run(None, |m| Ok(*m)).unwrap();
         assert_eq!(value, 2);
-        assert_eq!(answered.spec.tier, Tier::Secondary);
-        assert_eq!(answered.skipped, vec!["primary (big): file not found".to_string()]);
+        assert_eq!(answered.entry.tier(), Tier::Secondary);
+        assert_eq!(answered.skipped, vec!["primary (big): big.onnx: file not found".to_string()]);
         assert!(!ladder.rungs()[0].is_loaded());
         assert!(ladder.rungs()[1].is_loaded());
         assert!(!ladder.rungs()[2].is_loaded());
@@ -161,7 +240,7 @@ mod tests {
     fn pinned_tier_starts_lower() {
         let ladder = ladder();
         let (value, answered) = ladder.run(Some(Tier::Fallback), |m| Ok(*m)).unwrap();
-        assert_eq!((value, answered.spec.tier), (3, Tier::Fallback));
+        assert_eq!((value, answered.entry.tier()), (3, Tier::Fallback));
         assert!(answered.skipped.is_empty());
     }
 
@@ -176,8 +255,20 @@ mod tests {
     }
 
     #[test]
+    fn a_named_model_answers_alone() {
+        let ladder = ladder().with_named(vec![Rung::new(spec("mine", Tier::Primary), |_| Ok(9))]);
+        let (value, answered) = ladder.run_model("mine", "model", |m| Ok(*m)).unwrap();
+        assert_eq!((value, answered.entry.id()), (9, "mine"));
+        assert_eq!(ladder.run(None, |m| Ok(*m)).unwrap().0, 2, "named models are not rungs");
+        assert_eq!(ladder.run_model("big", "model", |m| Ok(*m)).unwrap_err().kind(), ErrorKind::ModelUnavailable);
+        let err = ladder.run_model("yours", "model", |m| Ok(*m)).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidInput);
+        assert!(err.to_string().contains("big, small, rules, mine"), "{err}");
+    }
+
+    #[test]
     fn nothing_loads_is_model_unavailable() {
-        let ladder: Ladder<u32> = Ladder::new("text", vec![Rung::new(spec("big", Tier::Primary), || Err("gone".into()))]);
+        let ladder: Ladder<u32> = Ladder::new("text", vec![Rung::new(spec("big", Tier::Primary), |_| Err(missing("gone")))]);
         assert_eq!(ladder.run(None, |m| Ok(*m)).unwrap_err().kind(), ErrorKind::ModelUnavailable);
     }
 }

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
+use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, Health, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use schemars::JsonSchema;
@@ -65,6 +65,10 @@ pub(crate) struct TextRequest {
     model_type: Option<String>,
     #[serde(default)]
     tier: Option<Tier>,
+    /// Answer with this text model only (a built-in or custom model's id, as `/api/v1/models` lists them) instead
+    /// of the tier ladder; not together with `tier`.
+    #[serde(default)]
+    model: Option<String>,
     #[serde(default)]
     sentences: bool,
 }
@@ -78,6 +82,9 @@ pub(crate) struct BatchRequest {
     texts: Vec<String>,
     #[serde(default)]
     tier: Option<Tier>,
+    /// Answer with this text model only (a built-in or custom model's id); not together with `tier`.
+    #[serde(default)]
+    model: Option<String>,
 }
 
 /// Body of `POST /api/v1/emotion/analyze/audio`.
@@ -155,14 +162,14 @@ fn analyze_text(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<
     if let Some(other) = body.model_type.as_deref().filter(|m| *m != "text") {
         return Err(Error::invalid("model_type", format!("must be \"text\" on this route, not {other:?}")).into());
     }
-    let options = TextOptions { tier: body.tier, sentences: body.sentences, budget: budget.clone() };
+    let options = TextOptions { tier: body.tier, model: body.model, sentences: body.sentences, budget: budget.clone() };
     let result = api.engine().text().analyze(&body.text, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
 
 fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: BatchRequest = parse_json(request)?;
-    let options = TextOptions { tier: body.tier, sentences: false, budget: budget.clone() };
+    let options = TextOptions { tier: body.tier, model: body.model, sentences: false, budget: budget.clone() };
     let results = api.engine().text().analyze_batch(&body.texts, &options)?;
     let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), results: &results });
     Ok(answered(response, &results))
@@ -235,8 +242,9 @@ pub(crate) fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]
 /// Answer of `GET /api/v1/health`.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct HealthResponse {
-    /// Always `ok` when the process answers.
-    status: &'static str,
+    /// `ok`, or `degraded` when a modality deployed here cannot reach its primary tier (see `modalities`).
+    #[serde(flatten)]
+    health: Health,
     version: &'static str,
     /// Ids of the models loaded so far (the health check itself loads none).
     loaded_models: Vec<String>,
@@ -249,7 +257,7 @@ pub(crate) struct ModelsResponse {
 }
 
 fn health(api: &Api) -> Response<Bytes> {
-    let body = HealthResponse { status: "ok", version: env!("CARGO_PKG_VERSION"), loaded_models: api.engine().loaded_models() };
+    let body = HealthResponse { health: api.engine().health(), version: env!("CARGO_PKG_VERSION"), loaded_models: api.engine().loaded_models() };
     json_response(StatusCode::OK, &body)
 }
 

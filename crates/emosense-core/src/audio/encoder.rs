@@ -10,7 +10,7 @@ use tract_onnx::prelude::*;
 
 use super::{AudioModel, Window, ENCODER_MEL_BANDS};
 use crate::emotion::EmotionScores;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 
 /// Longest window the graph reads: it keeps the positional encodings of 8 s (`MAX_WINDOW_SECONDS` in
 /// `tools/audio/train.py`).
@@ -19,12 +19,12 @@ const _: () = assert!(super::WINDOW_SECONDS <= MAX_WINDOW_SECONDS, "analysis win
 
 pub(super) struct SpeechEncoder {
     plan: Arc<TypedRunnableModel>,
-    version: String,
+    id: String,
 }
 
 impl SpeechEncoder {
     /// Loads and optimises the ONNX graph for a symbolic batch of windows of a symbolic number of frames.
-    pub(super) fn load(path: &Path, version: String) -> std::result::Result<Self, String> {
+    pub(super) fn load(path: &Path, id: &str) -> std::result::Result<Self, LoadError> {
         let plan = (|| -> TractResult<_> {
             let graph = crate::onnx::read_model(path)?;
             let (batch, frames) = (graph.sym("N"), graph.sym("T"));
@@ -33,13 +33,13 @@ impl SpeechEncoder {
                 .into_optimized()?
                 .into_runnable()
         })()
-        .map_err(|e| format!("{}: {e:#}", path.display()))?;
-        Ok(SpeechEncoder { plan, version })
+        .map_err(|e| LoadError::unreadable(path, e))?;
+        Ok(SpeechEncoder { plan, id: id.to_owned() })
     }
 
     /// Scores windows that all have the same number of frames, in one batch.
     fn score_batch(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
-        let error = |e: TractError| Error::Model { model: super::PRIMARY_MODEL.into(), message: format!("{e:#}") };
+        let error = |e: TractError| Error::Model { model: self.id.clone(), message: format!("{e:#}") };
         let frames = windows[0].encoder_mel.len();
         let log_mel: Vec<f32> = windows.iter().flat_map(|w| w.encoder_mel.iter().flatten().copied()).collect();
         let log_mel = tract_ndarray::Array3::from_shape_vec((windows.len(), frames, ENCODER_MEL_BANDS), log_mel).map_err(|e| error(e.into()))?;
@@ -57,9 +57,5 @@ impl AudioModel for SpeechEncoder {
             scores.extend(self.score_batch(batch)?);
         }
         Ok(scores)
-    }
-
-    fn version(&self) -> &str {
-        &self.version
     }
 }

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{features, AudioModel, Window};
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::Result;
+use crate::error::{LoadError, Result};
 
 /// `linear.json` as written by `tools/audio/train.py`.
 #[derive(Deserialize)]
@@ -25,16 +25,16 @@ pub(super) struct Linear {
     scale: Vec<f32>,
     weights: Vec<Vec<f32>>,
     bias: Vec<f32>,
-    version: String,
 }
 
 impl Linear {
-    pub(super) fn load(path: &Path, version: String) -> std::result::Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        Emotion::check_order(&file.labels)?;
+    pub(super) fn load(path: &Path) -> std::result::Result<Self, LoadError> {
+        let unreadable = |message: String| LoadError::unreadable(path, message);
+        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+        let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        Emotion::check_order(&file.labels).map_err(unreadable)?;
         if file.feature_names != features::names() {
-            return Err(format!("{}: trained on other features than this build computes", path.display()));
+            return Err(unreadable("trained on other features than this build computes".into()));
         }
         let width = file.feature_names.len();
         let sizes_agree = file.mean.len() == width
@@ -43,9 +43,9 @@ impl Linear {
             && file.weights.iter().all(|row| row.len() == width)
             && file.bias.len() == 7;
         if !sizes_agree {
-            return Err(format!("{}: mean, scale, weights and bias disagree in size", path.display()));
+            return Err(unreadable("mean, scale, weights and bias disagree in size".into()));
         }
-        Ok(Linear { mean: file.mean, scale: file.scale, weights: file.weights, bias: file.bias, version })
+        Ok(Linear { mean: file.mean, scale: file.scale, weights: file.weights, bias: file.bias })
     }
 }
 
@@ -59,9 +59,5 @@ impl AudioModel for Linear {
                 EmotionScores::from_logits(&logits)
             })
             .collect())
-    }
-
-    fn version(&self) -> &str {
-        &self.version
     }
 }

@@ -14,7 +14,6 @@ mod vad;
 mod whisper_mel;
 
 use std::ops::Range;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -22,23 +21,14 @@ use serde::Serialize;
 use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::{Error, Result};
-use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus, Role};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry, Runtime};
 use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use decode::{sniff, SourceFormat, MAX_AUDIO_SECONDS};
 pub use features::{names as feature_names, RATE as MODEL_RATE};
 pub use whisper_mel::BANDS as ENCODER_MEL_BANDS;
-
-/// Id of the primary model in `models-quantized/audio/manifest.json`.
-pub const PRIMARY_MODEL: &str = "audio-whisper-tiny-emodb";
-/// Id of the secondary model.
-pub const SECONDARY_MODEL: &str = "audio-logreg-emodb";
-/// Id of the fallback rules.
-pub const FALLBACK_MODEL: &str = "audio-prosody-rules";
-/// Id of the voice activity detector that runs before every tier.
-pub const VAD_MODEL: &str = "audio-silero-vad";
 
 /// Length of an analysis window, in seconds; longer audio is cut into overlapping windows.
 pub const WINDOW_SECONDS: f32 = 4.0;
@@ -56,7 +46,6 @@ const TARGET_RMS_DBFS: f32 = -20.0;
 /// What every rung of the audio ladder does: scores analysis windows.
 trait AudioModel: Send + Sync {
     fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>>;
-    fn version(&self) -> &str;
 }
 
 /// Options of an audio analysis request.
@@ -112,41 +101,16 @@ pub struct Prepared {
 pub struct AudioAnalyzer {
     vad: Rung<vad::VoiceActivity>,
     ladder: Ladder<Box<dyn AudioModel>>,
-    model_dir: PathBuf,
     max_bytes: u64,
     precision: Precision,
 }
 
 impl AudioAnalyzer {
-    /// Describes the ladder; nothing is read from disk until the first analysis.
-    pub fn new(config: &Config) -> Self {
-        let dir = config.model_dir.clone();
-        let weights = format!("model.{}.onnx", config.precision.as_str());
-        let spec = |id: &str, tier, files: &[&str]| ModelSpec::new(id, Modality::Audio, tier, files);
-        let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights]);
-        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
-        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
-        let vad_spec = spec(VAD_MODEL, Tier::Primary, &["vad.onnx"]).with_role(Role::VoiceActivity);
-        let vad = Rung::new(vad_spec.clone(), {
-            let dir = dir.clone();
-            move || vad::VoiceActivity::load(&vad_spec.paths(&dir)[0])
-        });
-        let version = {
-            let dir = dir.clone();
-            move |id: &str| manifest_version(&dir, Modality::Audio, id)
-        };
-        let rungs = vec![
-            Rung::new(primary.clone(), {
-                let (dir, version) = (dir.clone(), version.clone());
-                move || Ok(Box::new(encoder::SpeechEncoder::load(&primary.paths(&dir)[0], version(PRIMARY_MODEL))?) as Box<dyn AudioModel>)
-            }),
-            Rung::new(secondary.clone(), {
-                let (dir, version) = (dir.clone(), version.clone());
-                move || Ok(Box::new(linear::Linear::load(&secondary.paths(&dir)[0], version(SECONDARY_MODEL))?) as Box<dyn AudioModel>)
-            }),
-            Rung::new(fallback, move || Ok(Box::new(prosody::ProsodyRules::new(version(FALLBACK_MODEL))) as Box<dyn AudioModel>)),
-        ];
-        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), model_dir: dir, max_bytes: config.max_audio_bytes, precision: config.precision }
+    /// Builds the ladder from the registry's speech models; nothing is read from disk until the first analysis.
+    pub fn new(config: &Config, registry: &Registry) -> Self {
+        let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| vad::VoiceActivity::load(&entry.only_graph()?, entry.id()));
+        let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
+        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), max_bytes: config.max_audio_bytes, precision: config.precision }
     }
 
     /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
@@ -198,7 +162,7 @@ impl AudioAnalyzer {
 
     /// Speech spans of prepared audio, or why the detector cannot run.
     fn speech(&self, prepared: &Prepared) -> std::result::Result<Vec<Range<usize>>, String> {
-        let detector = self.vad.get()?;
+        let detector = self.vad.get().map_err(|e| e.to_string())?;
         let probabilities = detector.probabilities(&prepared.samples).map_err(|e| e.to_string())?;
         Ok(vad::speech_spans(&probabilities, prepared.samples.len()))
     }
@@ -243,20 +207,19 @@ impl AudioAnalyzer {
         };
         let windows = Self::windows_where(&prepared, |span| speech_in(span) > 0);
         options.budget.check()?;
-        let ((scores, version), answered) =
-            self.ladder.run(options.tier, |model| Ok((model.score(&windows)?, model.version().to_owned())))?;
+        let (scores, answered) = self.ladder.run(options.tier, |model| model.score(&windows))?;
         let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));
         details.insert("windows".into(), windows.len().into());
-        if answered.spec.tier == Tier::Primary {
+        if answered.entry.manifest.runtime == Runtime::Tract {
             details.insert("precision".into(), self.precision.as_str().into());
         }
         let mut result = AnalysisResult::new(
             overall,
             Metadata {
                 modality: Modality::Audio,
-                tier: answered.spec.tier,
-                model: answered.spec.id.clone(),
-                model_version: version,
+                tier: answered.entry.tier(),
+                model: answered.entry.id().to_owned(),
+                model_version: answered.entry.version().to_owned(),
                 latency_ms: latency_ms(started),
                 skipped_tiers: answered.skipped.clone(),
                 warnings,
@@ -288,8 +251,8 @@ impl AudioAnalyzer {
             Metadata {
                 modality: Modality::Audio,
                 tier: Tier::Fallback,
-                model: VAD_MODEL.into(),
-                model_version: manifest_version(&self.model_dir, Modality::Audio, VAD_MODEL),
+                model: self.vad.entry().id().to_owned(),
+                model_version: self.vad.entry().version().to_owned(),
                 latency_ms: latency_ms(started),
                 skipped_tiers: Vec::new(),
                 warnings,
@@ -299,23 +262,33 @@ impl AudioAnalyzer {
     }
 
     /// Loads the model of the top rung now.
-    pub fn warm_up(&self) -> std::result::Result<(), String> {
+    pub fn warm_up(&self) -> std::result::Result<(), LoadError> {
         self.vad.get()?;
         self.ladder.warm_up()
     }
 
     /// Ids of the audio models loaded so far.
     pub fn loaded_models(&self) -> Vec<String> {
-        let vad = self.vad.is_loaded().then(|| self.vad.spec().id.clone());
+        let vad = self.vad.is_loaded().then(|| self.vad.entry().id().to_owned());
         vad.into_iter().chain(self.ladder.loaded_models()).collect()
     }
 
     /// Every audio model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        let mut models = vec![ModelStatus::read(self.vad.spec(), &self.model_dir, self.vad.is_loaded())];
-        models.extend(self.ladder.models(&self.model_dir));
+        let mut models = vec![self.vad.status()];
+        models.extend(self.ladder.models());
         models
     }
+}
+
+/// Loads a speech model by its architecture.
+fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn AudioModel>, LoadError> {
+    Ok(match entry.manifest.architecture {
+        Architecture::SpeechEncoderHead => Box::new(encoder::SpeechEncoder::load(&entry.only_graph()?, entry.id())?),
+        Architecture::FeatureLinear => Box::new(linear::Linear::load(&entry.named("linear.json")?)?),
+        Architecture::ProsodyRules => Box::new(prosody::ProsodyRules),
+        other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a speech classifier") }),
+    })
 }
 
 /// Sample range from the first to the last 20 ms frame within [`TRIM_BELOW_PEAK_DB`] of the loudest, or `None`

@@ -14,15 +14,9 @@ use crate::error::Result;
 /// Softens the rule logits: rules are guesses and should say so in their confidence.
 const LOGIT_SCALE: f32 = 0.6;
 
-pub(super) struct ProsodyRules {
-    version: String,
-}
+pub(super) struct ProsodyRules;
 
 impl ProsodyRules {
-    pub(super) fn new(version: String) -> Self {
-        ProsodyRules { version }
-    }
-
     /// `(arousal, brightness, breathiness)` in [-1, 1] from a feature vector.
     fn cues(vector: &[f32]) -> (f32, f32, f32) {
         let value = |name: &str| features::names().iter().position(|n| n == name).map_or(0.0, |i| vector[i]);
@@ -51,10 +45,6 @@ impl AudioModel for ProsodyRules {
             })
             .collect())
     }
-
-    fn version(&self) -> &str {
-        &self.version
-    }
 }
 
 #[cfg(test)]
@@ -71,7 +61,7 @@ mod tests {
 
     #[test]
     fn lively_speech_is_aroused_and_flat_speech_is_not() {
-        let rules = ProsodyRules::new("1".into());
+        let rules = ProsodyRules;
         let lively = window(&[("centroid_hz_mean", 2400.0), ("pitch_mean_semitones", 17.0), ("flux_mean", 6.5), ("rate_peaks_per_s", 5.5), ("voiced_fraction", 0.8)]);
         let flat = window(&[("centroid_hz_mean", 1400.0), ("pitch_mean_semitones", 7.0), ("flux_mean", 4.0), ("rate_peaks_per_s", 4.0), ("voiced_fraction", 0.55)]);
         let scores = rules.score(&[lively, flat]).unwrap();

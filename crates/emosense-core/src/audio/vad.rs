@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 
 /// Samples per frame (32 ms at 16 kHz).
 pub const FRAME: usize = 512;
@@ -31,11 +31,12 @@ const PAD: usize = 480;
 /// The loaded detector.
 pub(super) struct VoiceActivity {
     plan: Arc<TypedRunnableModel>,
+    id: String,
 }
 
 impl VoiceActivity {
     /// Loads and optimises the graph for a symbolic number of frames.
-    pub(super) fn load(path: &Path) -> std::result::Result<Self, String> {
+    pub(super) fn load(path: &Path, id: &str) -> std::result::Result<Self, LoadError> {
         let plan = (|| -> TractResult<_> {
             let graph = crate::onnx::read_model(path)?;
             let frames = graph.sym("S");
@@ -47,13 +48,13 @@ impl VoiceActivity {
                 .into_optimized()?
                 .into_runnable()
         })()
-        .map_err(|e| format!("{}: {e:#}", path.display()))?;
-        Ok(VoiceActivity { plan })
+        .map_err(|e| LoadError::unreadable(path, e))?;
+        Ok(VoiceActivity { plan, id: id.to_owned() })
     }
 
     /// Speech probability of every 512-sample frame of 16 kHz `samples` (the last one zero-padded).
     pub(super) fn probabilities(&self, samples: &[f32]) -> Result<Vec<f32>> {
-        let error = |e: TractError| Error::Model { model: super::VAD_MODEL.into(), message: format!("{e:#}") };
+        let error = |e: TractError| Error::Model { model: self.id.clone(), message: format!("{e:#}") };
         let count = samples.len().div_ceil(FRAME);
         if count == 0 {
             return Ok(Vec::new());

@@ -13,6 +13,8 @@ use image::{imageops, GenericImageView, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::image::{resize, FaceBox};
+use crate::error::LoadError;
+use crate::registry::ModelEntry;
 
 /// Input sizes tried in turn, largest first.
 pub const INPUT_SIZES: [u32; 2] = [416, 224];
@@ -51,9 +53,12 @@ pub struct Detector {
 }
 
 impl Detector {
-    /// Loads one graph per size from `paths` (in [`INPUT_SIZES`] order).
-    pub fn load(paths: &[std::path::PathBuf]) -> std::result::Result<Self, String> {
-        let plans = INPUT_SIZES.iter().zip(paths).map(|(&size, path)| Ok((size, load_plan(path, size)?))).collect::<std::result::Result<_, String>>()?;
+    /// Loads the graph `detector_<size>` of each of [`INPUT_SIZES`] among the entry's files.
+    pub fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
+        let plans = INPUT_SIZES
+            .iter()
+            .map(|&size| Ok((size, load_plan(&entry.graph(&format!("detector_{size}"))?, size)?)))
+            .collect::<std::result::Result<_, LoadError>>()?;
         Ok(Detector { plans })
     }
 
@@ -128,12 +133,12 @@ fn tile_starts(length: u32, tile: u32) -> Vec<u32> {
     starts
 }
 
-fn load_plan(path: &Path, size: u32) -> std::result::Result<Arc<TypedRunnableModel>, String> {
+fn load_plan(path: &Path, size: u32) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
     (|| -> TractResult<_> {
         let s = size as usize;
         crate::onnx::read_model(path)?.with_input_fact(0, f32::fact([1, 3, s, s]).into())?.into_optimized()?.into_runnable()
     })()
-    .map_err(|e| format!("{}: {e:#}", path.display()))
+    .map_err(|e| LoadError::unreadable(path, e))
 }
 
 fn detect_at(plan: &Arc<TypedRunnableModel>, image: &RgbImage, size: u32) -> TractResult<Vec<Detection>> {

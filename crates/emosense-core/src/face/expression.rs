@@ -15,7 +15,8 @@ use tract_onnx::prelude::*;
 use super::image::{crop_resized, letterboxed, luma};
 use super::{FaceInput, FaceModel, MemberScores};
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::ModelEntry;
 use crate::parallel::parallel_map;
 
 /// Output order of face-api's expression net.
@@ -116,24 +117,26 @@ const PAIR: usize = 2;
 /// The averaged classifiers.
 pub(super) struct Ensemble {
     members: Vec<Member>,
-    version: String,
+    id: String,
 }
 
 impl Ensemble {
-    /// Loads the members from `paths`, one per entry of [`MEMBERS`] in its order.
-    pub(super) fn load(paths: &[std::path::PathBuf], version: String) -> std::result::Result<Self, String> {
-        let members =
-            MEMBERS.iter().zip(paths).map(|(&spec, path)| Ok(Member { spec, plan: load_plan(path, spec.input)? })).collect::<std::result::Result<Vec<_>, String>>()?;
-        Ok(Ensemble { members, version })
+    /// Loads each member of [`MEMBERS`] from its graph `expression_<name>` among the entry's files.
+    pub(super) fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
+        let members = MEMBERS
+            .iter()
+            .map(|&spec| Ok(Member { spec, plan: load_plan(&entry.graph(&format!("expression_{}", spec.name))?, spec.input)? }))
+            .collect::<std::result::Result<Vec<_>, LoadError>>()?;
+        Ok(Ensemble { members, id: entry.id().to_owned() })
     }
 }
 
-fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnableModel>, String> {
+fn load_plan(path: &Path, input: Input) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
     (|| -> TractResult<_> {
         let graph = crate::onnx::read_model(path)?;
         graph.with_input_fact(0, f32::fact(input.shape(PAIR)).into())?.into_optimized()?.into_runnable()
     })()
-    .map_err(|e| format!("{}: {e:#}", path.display()))
+    .map_err(|e| LoadError::unreadable(path, e))
 }
 
 impl MemberSpec {
@@ -186,7 +189,7 @@ impl FaceModel for Ensemble {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
         let jobs: Vec<(&Member, &FaceInput)> = self.members.iter().flat_map(|m| faces.iter().map(move |f| (m, f))).collect();
         let mut results = parallel_map(&jobs, |(member, face)| {
-            member.score(face).map_err(|e| Error::Model { model: format!("{}/{}", super::PRIMARY_MODEL, member.spec.name), message: format!("{e:#}") })
+            member.score(face).map_err(|e| Error::Model { model: format!("{}/{}", self.id, member.spec.name), message: format!("{e:#}") })
         })
         .into_iter();
         self.members
@@ -195,9 +198,6 @@ impl FaceModel for Ensemble {
             .collect()
     }
 
-    fn version(&self) -> &str {
-        &self.version
-    }
 }
 
 #[cfg(test)]
@@ -240,7 +240,7 @@ mod tests {
         assert!((MEMBERS.iter().map(|m| m.weight).sum::<f32>() - 1.0).abs() < 1e-3);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../models-quantized/face/manifest.json");
         let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let ensemble = manifest["models"].as_array().unwrap().iter().find(|m| m["id"] == crate::face::PRIMARY_MODEL).unwrap();
+        let ensemble = manifest["models"].as_array().unwrap().iter().find(|m| m["architecture"] == "expression-ensemble").unwrap();
         for member in MEMBERS {
             let recorded = ensemble["weights"][member.name].as_f64().unwrap_or(0.0) as f32;
             assert!((recorded - member.weight).abs() < 1e-3, "{}: manifest {recorded}, compiled in {}", member.name, member.weight);

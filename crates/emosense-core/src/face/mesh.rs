@@ -9,6 +9,7 @@ use image::RgbImage;
 use tract_onnx::prelude::*;
 
 use super::image::{crop_resized, FaceBox};
+use crate::error::LoadError;
 
 /// Side of the model's input, in pixels.
 pub const INPUT_SIZE: u32 = 192;
@@ -32,7 +33,7 @@ pub struct FaceMesh {
 
 impl FaceMesh {
     /// Loads and optimises the graph at `path`.
-    pub fn load(path: &Path) -> std::result::Result<Self, String> {
+    pub fn load(path: &Path) -> std::result::Result<Self, LoadError> {
         let plan = (|| -> TractResult<_> {
             let s = INPUT_SIZE as usize;
             let mut graph = crate::onnx::read_model(path)?;
@@ -43,7 +44,7 @@ impl FaceMesh {
             graph.select_output_outlets(&outputs)?;
             graph.with_input_fact(0, f32::fact([1, s, s, 3]).into())?.into_optimized()?.into_runnable()
         })()
-        .map_err(|e| format!("{}: {e:#}", path.display()))?;
+        .map_err(|e| LoadError::unreadable(path, e))?;
         Ok(FaceMesh { plan })
     }
 

@@ -12,7 +12,7 @@ pub mod image;
 mod mesh;
 mod video;
 
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -22,8 +22,8 @@ use serde::Serialize;
 use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::{Error, Result};
-use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus, Role};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
 use crate::parallel::parallel_map;
 use crate::result::{AnalysisResult, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
@@ -32,17 +32,6 @@ pub use self::image::{FaceBox, SourceFormat};
 pub use expression::{MemberSpec, MEMBERS as EXPRESSION_MEMBERS};
 pub use geometry::Geometry;
 pub use video::VideoInfo;
-
-/// Id of the face detector in `models-quantized/face/manifest.json`.
-pub const DETECTOR_MODEL: &str = "face-detector-tiny";
-/// Id of the landmark model.
-pub const MESH_MODEL: &str = "face-mesh";
-/// Id of the primary tier, the expression ensemble.
-pub const PRIMARY_MODEL: &str = "face-expression-ensemble";
-/// Id of the secondary tier, rules over the landmarks' geometry.
-pub const SECONDARY_MODEL: &str = "face-geometry-rules";
-/// Id of the fallback, a neutral-dominant prior.
-pub const FALLBACK_MODEL: &str = "face-neutral-prior";
 
 /// A face's landmarks, computed once by whichever thread needs them first.
 type LandmarkCell = OnceLock<std::result::Result<mesh::Landmarks, String>>;
@@ -82,7 +71,6 @@ pub struct MemberScores {
 /// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
 trait FaceModel: Send + Sync {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>>;
-    fn version(&self) -> &str;
 }
 
 /// Options of a face analysis request.
@@ -246,7 +234,8 @@ pub struct FaceAnalyzer {
     detector: Rung<detect::Detector>,
     mesh: Rung<mesh::FaceMesh>,
     ladder: Ladder<Box<dyn FaceModel>>,
-    model_dir: PathBuf,
+    /// What answers for an image or video without a face.
+    neutral_prior: Arc<ModelEntry>,
     max_bytes: u64,
     max_pixels: u64,
     max_frame_pixels: u64,
@@ -255,47 +244,14 @@ pub struct FaceAnalyzer {
 }
 
 impl FaceAnalyzer {
-    /// Describes the models; nothing is read from disk until the first analysis.
-    pub fn new(config: &Config) -> Self {
-        let dir = config.model_dir.clone();
-        let file = |name: &str| format!("{name}.{}.onnx", config.precision.as_str());
-        let detector_files: Vec<String> = detect::INPUT_SIZES.iter().map(|s| file(&format!("detector_{s}"))).collect();
-        let expression_files: Vec<String> = EXPRESSION_MEMBERS.iter().map(|m| file(&format!("expression_{}", m.name))).collect();
-        let mesh_file = file("face_mesh");
-        let spec = |id: &str, tier, files: &[String]| ModelSpec::new(id, Modality::Face, tier, &files.iter().map(String::as_str).collect::<Vec<_>>());
-        let detector_spec = spec(DETECTOR_MODEL, Tier::Primary, &detector_files).with_role(Role::Detector);
-        let mesh_spec = spec(MESH_MODEL, Tier::Secondary, &[mesh_file]).with_role(Role::Landmarks);
-        let primary = spec(PRIMARY_MODEL, Tier::Primary, &expression_files);
-        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &[]);
-        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
-        let version = {
-            let dir = dir.clone();
-            move |id: &str| manifest_version(&dir, Modality::Face, id)
-        };
-        let detector = Rung::new(detector_spec.clone(), {
-            let dir = dir.clone();
-            move || detect::Detector::load(&detector_spec.paths(&dir))
-        });
-        let mesh = Rung::new(mesh_spec.clone(), {
-            let dir = dir.clone();
-            move || mesh::FaceMesh::load(&mesh_spec.paths(&dir)[0])
-        });
-        let rungs = vec![
-            Rung::new(primary.clone(), {
-                let (dir, version) = (dir.clone(), version.clone());
-                move || Ok(Box::new(expression::Ensemble::load(&primary.paths(&dir), version(PRIMARY_MODEL))?) as Box<dyn FaceModel>)
-            }),
-            Rung::new(secondary, {
-                let version = version.clone();
-                move || Ok(Box::new(GeometryRules { version: version(SECONDARY_MODEL) }) as Box<dyn FaceModel>)
-            }),
-            Rung::new(fallback, move || Ok(Box::new(NeutralPrior { version: version(FALLBACK_MODEL) }) as Box<dyn FaceModel>)),
-        ];
+    /// Builds the pipeline and ladder from the registry's face models; nothing is read from disk until the first
+    /// analysis.
+    pub fn new(config: &Config, registry: &Registry) -> Self {
         FaceAnalyzer {
-            detector,
-            mesh,
-            ladder: Ladder::new("face", rungs),
-            model_dir: dir,
+            detector: Rung::new(registry.stage(Architecture::TinyYoloFaceDetector), detect::Detector::load),
+            mesh: Rung::new(registry.stage(Architecture::FaceMesh), |entry| mesh::FaceMesh::load(&entry.only_graph()?)),
+            ladder: Ladder::new("face", registry.ladder(Modality::Face).into_iter().map(|entry| Rung::new(entry, load)).collect()),
+            neutral_prior: registry.stage(Architecture::NeutralPrior),
             max_bytes: config.max_video_bytes,
             max_pixels: config.max_image_pixels,
             max_frame_pixels: config.max_video_frame_pixels,
@@ -401,7 +357,7 @@ impl FaceAnalyzer {
                 skipped = first.skipped;
                 (first.tier, first.model, first.model_version)
             }
-            None => (Tier::Fallback, FALLBACK_MODEL.to_owned(), manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL)),
+            None => (Tier::Fallback, self.neutral_prior.id().to_owned(), self.neutral_prior.version().to_owned()),
         };
         let mut details = serde_json::Map::new();
         details.insert("faces_detected".into(), most_faces.into());
@@ -450,11 +406,11 @@ impl FaceAnalyzer {
         let detector = match self.detector.get() {
             Ok(detector) => detector,
             Err(reason) => {
-                found.skipped.push(format!("detector ({DETECTOR_MODEL}): {reason}"));
+                found.skipped.push(format!("detector ({}): {reason}", self.detector.entry().id()));
                 return Ok(found);
             }
         };
-        let model_error = |e: tract_onnx::prelude::TractError| Error::Model { model: DETECTOR_MODEL.into(), message: format!("{e:#}") };
+        let model_error = |e: tract_onnx::prelude::TractError| Error::Model { model: self.detector.entry().id().to_owned(), message: format!("{e:#}") };
         let (detections, size) = detector.detect(image).map_err(model_error)?;
         (found.detections, found.detector_input) = (detections, Some(size));
         let best_upright = found.detections.first().map_or(0.0, |d| d.score);
@@ -523,8 +479,8 @@ impl FaceAnalyzer {
                 faces: Vec::new(),
                 main_face: None,
                 tier: Tier::Fallback,
-                model: FALLBACK_MODEL.to_owned(),
-                model_version: manifest_version(&self.model_dir, Modality::Face, FALLBACK_MODEL),
+                model: self.neutral_prior.id().to_owned(),
+                model_version: self.neutral_prior.version().to_owned(),
                 skipped,
                 detector_input,
                 search,
@@ -536,7 +492,7 @@ impl FaceAnalyzer {
         let mesh = match self.mesh.get() {
             Ok(mesh) => Some(mesh),
             Err(reason) => {
-                skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
+                skipped.push(format!("landmarks ({}): {reason}", self.mesh.entry().id()));
                 None
             }
         };
@@ -554,15 +510,15 @@ impl FaceAnalyzer {
                 elapsed_ms(started)
             });
             let started = Instant::now();
-            let ran = self.ladder.run(options.tier, |model| Ok((mean_of_members(&model.score_members(&inputs)?), model.version().to_owned())));
+            let ran = self.ladder.run(options.tier, |model| Ok(mean_of_members(&model.score_members(&inputs)?)));
             stages_ms.expression = elapsed_ms(started);
             (ran, landmark_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
         stages_ms.landmarks = landmarks_ms;
-        let ((scores, version), answered) = ran?;
+        let (scores, answered) = ran?;
         skipped.extend(answered.skipped.iter().cloned());
         if let Some(reason) = inputs.iter().find_map(|input| input.landmarks().err()).filter(|_| mesh.is_some()) {
-            skipped.push(format!("landmarks ({MESH_MODEL}): {reason}"));
+            skipped.push(format!("landmarks ({}): {reason}", self.mesh.entry().id()));
         }
         let faces: Vec<FaceResult> = detections
             .iter()
@@ -586,9 +542,9 @@ impl FaceAnalyzer {
         Ok(FrameAnalysis {
             faces,
             main_face: main_face(&detections),
-            tier: answered.spec.tier,
-            model: answered.spec.id.clone(),
-            model_version: version,
+            tier: answered.entry.tier(),
+            model: answered.entry.id().to_owned(),
+            model_version: answered.entry.version().to_owned(),
             skipped,
             detector_input,
             search,
@@ -600,7 +556,7 @@ impl FaceAnalyzer {
     /// Each member's probabilities for aligned face crops (for evaluation): the primary tier's members, or the
     /// rung at `tier`. Landmarks are computed only for rungs below the primary.
     pub fn score_aligned(&self, images: &[RgbImage], tier: Tier) -> Result<Vec<MemberScores>> {
-        let mesh = if tier > Tier::Primary { Some(self.mesh.get().map_err(|reason| Error::ModelUnavailable { modality: "face", reasons: reason })?) } else { None };
+        let mesh = if tier > Tier::Primary { Some(self.mesh.get().map_err(|reason| Error::ModelUnavailable { modality: "face", reasons: reason.to_string() })?) } else { None };
         let cells: Vec<LandmarkCell> = images.iter().map(|_| OnceLock::new()).collect();
         let inputs: Vec<FaceInput> = images
             .iter()
@@ -614,14 +570,14 @@ impl FaceAnalyzer {
             parallel_map(&inputs, |input| drop(input.landmarks()));
         }
         let (members, answered) = self.ladder.run(Some(tier), |model| model.score_members(&inputs))?;
-        if answered.spec.tier != tier {
+        if answered.entry.tier() != tier {
             return Err(Error::ModelUnavailable { modality: "face", reasons: answered.skipped.join("; ") });
         }
         Ok(members)
     }
 
     /// Loads the detector, landmark model and primary ensemble now.
-    pub fn warm_up(&self) -> std::result::Result<(), String> {
+    pub fn warm_up(&self) -> std::result::Result<(), LoadError> {
         self.detector.get()?;
         self.mesh.get()?;
         self.ladder.warm_up()
@@ -629,18 +585,14 @@ impl FaceAnalyzer {
 
     /// Ids of the face models loaded so far.
     pub fn loaded_models(&self) -> Vec<String> {
-        let stages = [&self.detector.spec().id, &self.mesh.spec().id];
-        let loaded = [self.detector.is_loaded(), self.mesh.is_loaded()];
-        stages.iter().zip(loaded).filter(|(_, l)| *l).map(|(id, _)| (*id).clone()).chain(self.ladder.loaded_models()).collect()
+        let stages = [(self.detector.entry(), self.detector.is_loaded()), (self.mesh.entry(), self.mesh.is_loaded())];
+        stages.iter().filter(|(_, loaded)| *loaded).map(|(entry, _)| entry.id().to_owned()).chain(self.ladder.loaded_models()).collect()
     }
 
     /// Every face model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        let mut models = vec![
-            ModelStatus::read(self.detector.spec(), &self.model_dir, self.detector.is_loaded()),
-            ModelStatus::read(self.mesh.spec(), &self.model_dir, self.mesh.is_loaded()),
-        ];
-        models.extend(self.ladder.models(&self.model_dir));
+        let mut models = vec![self.detector.status(), self.mesh.status()];
+        models.extend(self.ladder.models());
         models
     }
 }
@@ -658,7 +610,7 @@ fn round_box(b: FaceBox) -> FaceBox {
 
 /// Secondary tier: [`geometry::rules`] over each face's landmarks.
 struct GeometryRules {
-    version: String,
+    id: String,
 }
 
 impl FaceModel for GeometryRules {
@@ -666,32 +618,32 @@ impl FaceModel for GeometryRules {
         let scores = faces
             .iter()
             .map(|f| {
-                let landmarks = f.landmarks().map_err(|reason| Error::Model { model: SECONDARY_MODEL.into(), message: format!("no landmarks: {reason}") })?;
-                let geometry = Geometry::from_landmarks(&landmarks.points).ok_or_else(|| Error::Model { model: SECONDARY_MODEL.into(), message: "the landmarks give no face width".into() })?;
+                let landmarks = f.landmarks().map_err(|reason| Error::Model { model: self.id.clone(), message: format!("no landmarks: {reason}") })?;
+                let geometry = Geometry::from_landmarks(&landmarks.points).ok_or_else(|| Error::Model { model: self.id.clone(), message: "the landmarks give no face width".into() })?;
                 Ok(geometry::rules(&geometry))
             })
             .collect::<Result<_>>()?;
         Ok(vec![MemberScores { name: "geometry_rules", weight: 1.0, scores }])
     }
-
-    fn version(&self) -> &str {
-        &self.version
-    }
 }
 
 /// Fallback tier: [`EmotionScores::neutral_prior`] for every face.
-struct NeutralPrior {
-    version: String,
-}
+struct NeutralPrior;
 
 impl FaceModel for NeutralPrior {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
         Ok(vec![MemberScores { name: "neutral_prior", weight: 1.0, scores: vec![EmotionScores::neutral_prior(); faces.len()] }])
     }
+}
 
-    fn version(&self) -> &str {
-        &self.version
-    }
+/// Loads a face classifier by its architecture.
+fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn FaceModel>, LoadError> {
+    Ok(match entry.manifest.architecture {
+        Architecture::ExpressionEnsemble => Box::new(expression::Ensemble::load(entry)?),
+        Architecture::GeometryRules => Box::new(GeometryRules { id: entry.id().to_owned() }),
+        Architecture::NeutralPrior => Box::new(NeutralPrior),
+        other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a face classifier") }),
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Fallback tier: an emotion keyword lexicon with negation handling, derived from GoEmotions and XED English by
-//! `tools/text/build_lexicon.py` and compiled into the binary, so this rung always loads.
+//! `tools/text/build_lexicon.py` and compiled into the binary (checked against its manifest's sha256), so this rung
+//! always loads.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde::Deserialize;
 
@@ -9,10 +11,7 @@ use super::words::words;
 use super::{score_each, Scored, TextModel};
 use crate::budget::Budget;
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::Result;
-
-/// The lexicon file, as built by the tools.
-pub const LEXICON_JSON: &str = include_str!("../../../../models-quantized/text/lexicon.json");
+use crate::error::{LoadError, Result};
 
 #[derive(Deserialize)]
 struct LexiconFile {
@@ -35,15 +34,15 @@ pub struct Lexicon {
     negated: [Emotion; 7],
     /// Starting score of each emotion (neutral's carries texts without cues; the rest corrects label priors).
     bias: [f32; 7],
-    version: String,
 }
 
 impl Lexicon {
     /// Parses a lexicon file.
-    pub fn from_json(json: &str, version: String) -> std::result::Result<Self, String> {
-        let file: LexiconFile = serde_json::from_str(json).map_err(|e| format!("lexicon: {e}"))?;
-        Emotion::check_order(&file.labels)?;
-        let emotion = |name: &str| Emotion::from_name(name).ok_or_else(|| format!("lexicon: unknown label {name}"));
+    pub fn from_json(json: &[u8]) -> std::result::Result<Self, LoadError> {
+        let unreadable = |message: String| LoadError::unreadable(Path::new("lexicon.json"), message);
+        let file: LexiconFile = serde_json::from_slice(json).map_err(|e| unreadable(e.to_string()))?;
+        Emotion::check_order(&file.labels).map_err(unreadable)?;
+        let emotion = |name: &str| Emotion::from_name(name).ok_or_else(|| unreadable(format!("unknown label {name}")));
         let mut negated = Emotion::ALL;
         for (from, to) in &file.negated {
             negated[emotion(from)?.index()] = emotion(to)?;
@@ -52,7 +51,7 @@ impl Lexicon {
             .cues
             .into_iter()
             .map(|(word, (label, weight))| Ok((word, (emotion(&label)?, weight))))
-            .collect::<std::result::Result<_, String>>()?;
+            .collect::<std::result::Result<_, LoadError>>()?;
         Ok(Lexicon {
             cues,
             negators: file.negators,
@@ -60,7 +59,6 @@ impl Lexicon {
             negation_weight: file.negation_weight,
             negated,
             bias: file.bias,
-            version,
         })
     }
 
@@ -95,10 +93,6 @@ impl TextModel for Lexicon {
         budget.check()?;
         Ok(score_each(texts, |t| self.scores(t)))
     }
-
-    fn version(&self) -> &str {
-        &self.version
-    }
 }
 
 #[cfg(test)]
@@ -106,7 +100,7 @@ mod tests {
     use super::*;
 
     fn lexicon() -> Lexicon {
-        Lexicon::from_json(LEXICON_JSON, "test".into()).unwrap()
+        Lexicon::from_json(include_bytes!("../../../../models-quantized/text/lexicon.json")).unwrap()
     }
 
     fn dominant(text: &str) -> Emotion {

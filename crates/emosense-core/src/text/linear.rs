@@ -10,7 +10,7 @@ use super::words::words;
 use super::{score_each, Scored, TextModel};
 use crate::budget::Budget;
 use crate::emotion::{Emotion, EmotionScores};
-use crate::error::Result;
+use crate::error::{LoadError, Result};
 
 #[derive(Deserialize)]
 struct LinearFile {
@@ -30,21 +30,21 @@ pub struct LinearModel {
     weights: Vec<f32>,
     bias: [f32; 7],
     ngram_max: usize,
-    version: String,
 }
 
 impl LinearModel {
     /// Loads `linear.json`.
-    pub fn load(path: &Path, version: String) -> std::result::Result<Self, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        Emotion::check_order(&file.labels)?;
+    pub fn load(path: &Path) -> std::result::Result<Self, LoadError> {
+        let unreadable = |message: String| LoadError::unreadable(path, message);
+        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
+        let file: LinearFile = serde_json::from_slice(&bytes).map_err(|e| unreadable(e.to_string()))?;
+        Emotion::check_order(&file.labels).map_err(unreadable)?;
         let features = file.idf.len();
-        let bias: [f32; 7] = file.bias.try_into().map_err(|_| "linear model: bias must have 7 values".to_owned())?;
+        let bias: [f32; 7] = file.bias.try_into().map_err(|_| unreadable("bias must have 7 values".into()))?;
         if file.weights.len() != features * 7 || file.vocabulary.values().any(|&i| i >= features) || file.ngram_max == 0 {
-            return Err(format!("{}: vocabulary, idf and weights disagree in size", path.display()));
+            return Err(unreadable("vocabulary, idf and weights disagree in size".into()));
         }
-        Ok(LinearModel { vocabulary: file.vocabulary, idf: file.idf, weights: file.weights, bias, ngram_max: file.ngram_max, version })
+        Ok(LinearModel { vocabulary: file.vocabulary, idf: file.idf, weights: file.weights, bias, ngram_max: file.ngram_max })
     }
 
     fn scores(&self, text: &str) -> (EmotionScores, usize) {
@@ -76,9 +76,5 @@ impl TextModel for LinearModel {
     fn score(&self, texts: &[&str], _batch_size: usize, budget: &Budget) -> Result<Vec<Scored>> {
         budget.check()?;
         Ok(score_each(texts, |t| self.scores(t)))
-    }
-
-    fn version(&self) -> &str {
-        &self.version
     }
 }

@@ -12,28 +12,20 @@ mod transformer;
 mod words;
 
 use std::borrow::Cow;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::EmotionScores;
-use crate::error::{Error, Result};
-use crate::registry::{manifest_version, Modality, ModelSpec, ModelStatus};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry, Runtime};
 use crate::result::{AnalysisResult, Metadata, SegmentResult};
 use crate::tier::{Answered, Ladder, Rung, Tier};
 
-pub use transformer::WINDOW_TOKENS;
 
 /// Most texts one batch request may hold.
 pub const MAX_BATCH_TEXTS: usize = 256;
-
-/// Id of the primary model in `models-quantized/text/manifest.json`.
-pub const PRIMARY_MODEL: &str = "text-minilm-goemotions";
-/// Id of the secondary model.
-pub const SECONDARY_MODEL: &str = "text-tfidf-logreg";
-/// Id of the fallback lexicon.
-pub const FALLBACK_MODEL: &str = "text-goemotions-lexicon";
 
 /// Languages the text tiers were trained on (English sources only).
 pub const TRAINED_LANGUAGES: [whatlang::Lang; 1] = [whatlang::Lang::Eng];
@@ -51,8 +43,6 @@ struct Scored {
 trait TextModel: Send + Sync {
     /// Scores each text; long texts are handled inside (chunked or bag-of-words).
     fn score(&self, texts: &[&str], batch_size: usize, budget: &Budget) -> Result<Vec<Scored>>;
-    /// Version from the model's manifest entry.
-    fn version(&self) -> &str;
 }
 
 /// Scores texts one by one with a whole-text scorer returning scores and a token count.
@@ -71,6 +61,8 @@ fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -
 pub struct TextOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
+    /// Answer with this model only (a built-in or custom model's id) instead of the ladder.
+    pub model: Option<String>,
     /// Also score each sentence on its own.
     pub sentences: bool,
     /// When to stop: checked between batches of chunks.
@@ -80,49 +72,19 @@ pub struct TextOptions {
 /// Text analysis with lazily loaded models; one per process, shared by all requests.
 pub struct TextAnalyzer {
     ladder: Ladder<Box<dyn TextModel>>,
-    model_dir: PathBuf,
     batch_size: usize,
     max_chars: usize,
     precision: Precision,
 }
 
 impl TextAnalyzer {
-    /// Describes the ladder; nothing is read from disk until the first analysis.
-    pub fn new(config: &Config) -> Self {
-        let dir = config.model_dir.clone();
-        let weights = format!("model.{}.onnx", config.precision.as_str());
-        let spec = |id: &str, tier, files: &[&str]| ModelSpec::new(id, Modality::Text, tier, files);
-        let primary = spec(PRIMARY_MODEL, Tier::Primary, &[&weights, "tokenizer.json"]);
-        let secondary = spec(SECONDARY_MODEL, Tier::Secondary, &["linear.json"]);
-        let fallback = spec(FALLBACK_MODEL, Tier::Fallback, &[]);
-        let rungs = vec![
-            Rung::new(primary.clone(), {
-                let dir = dir.clone();
-                move || {
-                    let paths = primary.paths(&dir);
-                    let version = manifest_version(&dir, Modality::Text, PRIMARY_MODEL);
-                    let model = transformer::Transformer::load(&paths[0], &paths[1], primary.id.clone(), version)?;
-                    Ok(Box::new(model) as Box<dyn TextModel>)
-                }
-            }),
-            Rung::new(secondary.clone(), {
-                let dir = dir.clone();
-                move || {
-                    let version = manifest_version(&dir, Modality::Text, SECONDARY_MODEL);
-                    Ok(Box::new(linear::LinearModel::load(&secondary.paths(&dir)[0], version)?) as Box<dyn TextModel>)
-                }
-            }),
-            Rung::new(fallback, {
-                let dir = dir.clone();
-                move || {
-                    let version = manifest_version(&dir, Modality::Text, FALLBACK_MODEL);
-                    Ok(Box::new(lexicon::Lexicon::from_json(lexicon::LEXICON_JSON, version)?) as Box<dyn TextModel>)
-                }
-            }),
-        ];
+    /// Builds the ladder from the registry's text models; nothing is read from disk until the first analysis.
+    pub fn new(config: &Config, registry: &Registry) -> Self {
+        let rung = |entry: Arc<ModelEntry>| Rung::new(entry, load);
+        let rungs = registry.ladder(Modality::Text).into_iter().map(rung).collect();
+        let named = registry.custom(Modality::Text).into_iter().map(rung).collect();
         TextAnalyzer {
-            ladder: Ladder::new("text", rungs),
-            model_dir: dir,
+            ladder: Ladder::new("text", rungs).with_named(named),
             batch_size: config.batch_size,
             max_chars: config.max_text_chars,
             precision: config.precision,
@@ -159,8 +121,8 @@ impl TextAnalyzer {
         let sentence_ranges = if options.sentences { segment::sentences(text) } else { Vec::new() };
         let mut inputs = vec![text];
         inputs.extend(sentence_ranges.iter().map(|r| &text[r.clone()]));
-        let ((scored, version), answered) = self.run_ladder(&inputs, options)?;
-        let mut result = self.result(&scored[0], text, &answered, &version, started);
+        let (scored, answered) = self.run_ladder(&inputs, options)?;
+        let mut result = self.result(&scored[0], text, &answered, started);
         if options.sentences {
             result.sentences = Some(
                 sentence_ranges
@@ -202,24 +164,29 @@ impl TextAnalyzer {
         }
         let started = Instant::now();
         let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let ((scored, version), answered) = self.run_ladder(&inputs, options)?;
-        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, &version, started)).collect())
+        let (scored, answered) = self.run_ladder(&inputs, options)?;
+        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, started)).collect())
     }
 
-    /// Scores the inputs, emojis read as their names, down the ladder from the requested tier; returns the scores,
-    /// the answering model's version and which rung answered.
-    fn run_ladder(&self, inputs: &[&str], options: &TextOptions) -> Result<((Vec<Scored>, String), Answered<'_>)> {
+    /// Scores the inputs, emojis read as their names, with the model the request names or down the ladder from the
+    /// requested tier; returns the scores and which model answered.
+    fn run_ladder(&self, inputs: &[&str], options: &TextOptions) -> Result<(Vec<Scored>, Answered<'_>)> {
         let readable: Vec<Cow<'_, str>> = inputs.iter().map(|t| emoji::with_names(t)).collect();
         let readable: Vec<&str> = readable.iter().map(AsRef::as_ref).collect();
-        self.ladder.run(options.tier, |model| Ok((model.score(&readable, self.batch_size, &options.budget)?, model.version().to_owned())))
+        let score = |model: &Box<dyn TextModel>| model.score(&readable, self.batch_size, &options.budget);
+        match (&options.model, options.tier) {
+            (Some(_), Some(_)) => Err(Error::invalid("model", "names one model; a tier cannot be asked for with it")),
+            (Some(id), None) => self.ladder.run_model(id, "model", score),
+            (None, tier) => self.ladder.run(tier, score),
+        }
     }
 
-    fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, version: &str, started: Instant) -> AnalysisResult {
+    fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, started: Instant) -> AnalysisResult {
         let mut details = serde_json::Map::new();
         details.insert("characters".into(), text.chars().count().into());
         details.insert("tokens".into(), scored.tokens.into());
         details.insert("chunks".into(), scored.chunks.into());
-        if answered.spec.tier == Tier::Primary {
+        if answered.entry.manifest.runtime == Runtime::Tract {
             details.insert("precision".into(), self.precision.as_str().into());
         }
         let mut warnings = Vec::new();
@@ -240,9 +207,9 @@ impl TextAnalyzer {
             scored.scores,
             Metadata {
                 modality: Modality::Text,
-                tier: answered.spec.tier,
-                model: answered.spec.id.clone(),
-                model_version: version.to_owned(),
+                tier: answered.entry.tier(),
+                model: answered.entry.id().to_owned(),
+                model_version: answered.entry.version().to_owned(),
                 latency_ms: (started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0,
                 skipped_tiers: answered.skipped.clone(),
                 warnings,
@@ -252,7 +219,7 @@ impl TextAnalyzer {
     }
 
     /// Loads the model of the top rung now (for warm-up at start-up where that time is free).
-    pub fn warm_up(&self) -> std::result::Result<(), String> {
+    pub fn warm_up(&self) -> std::result::Result<(), LoadError> {
         self.ladder.warm_up()
     }
 
@@ -263,6 +230,16 @@ impl TextAnalyzer {
 
     /// Every text model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.ladder.models(&self.model_dir)
+        self.ladder.models()
     }
+}
+
+/// Loads a text model by its architecture.
+fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn TextModel>, LoadError> {
+    Ok(match entry.manifest.architecture {
+        Architecture::TextEncoderClassifier => Box::new(transformer::Transformer::load(entry)?),
+        Architecture::TfidfLinear => Box::new(linear::LinearModel::load(&entry.named("linear.json")?)?),
+        Architecture::Lexicon => Box::new(lexicon::Lexicon::from_json(entry.embedded("lexicon.json")?)?),
+        other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a text architecture") }),
+    })
 }

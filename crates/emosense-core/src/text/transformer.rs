@@ -1,8 +1,9 @@
-//! Primary tier: a fine-tuned MiniLM classifier (int8 ONNX) run by tract, with a WordPiece tokenizer.
+//! Transformer classifiers (the primary tier, a fine-tuned MiniLM, and custom text models) run by tract, with the
+//! tokenizer, window, graph inputs and labels their manifest names.
 //!
 //! Preprocess: tokenize the whole text once, split it into sentences, pack the sentences' tokens into chunks that
-//! fit the model window. Model: batches of chunks, padded to the longest. Postprocess: softmax per chunk, then a
-//! token-weighted mean per text.
+//! fit the model window. Model: batches of chunks, padded to the longest. Postprocess: per chunk, softmax (for
+//! logits) and the manifest's label map onto the seven emotions, then a token-weighted mean per text.
 
 use std::ops::Range;
 use std::path::Path;
@@ -15,10 +16,11 @@ use super::segment::{pack, sentences};
 use super::{Scored, TextModel};
 use crate::budget::Budget;
 use crate::emotion::EmotionScores;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
+use crate::registry::{InputContract, LabelMapping, ModelEntry, ScoreKind};
 
-/// Tokens per chunk, including `[CLS]` and `[SEP]`.
-pub const WINDOW_TOKENS: usize = 128;
+/// Special tokens that open and close a sequence, by tokenizer family (BERT's WordPiece, then RoBERTa's BPE).
+const SEQUENCE_MARKS: [(&str, &str); 2] = [("[CLS]", "[SEP]"), ("<s>", "</s>")];
 
 /// The loaded classifier: an optimised tract plan with symbolic batch and sequence sizes.
 pub struct Transformer {
@@ -26,8 +28,11 @@ pub struct Transformer {
     tokenizer: Tokenizer,
     cls: u32,
     sep: u32,
+    /// Most tokens per model run, the marks included.
+    window: usize,
+    output: ScoreKind,
+    labels: LabelMapping,
     id: String,
-    version: String,
 }
 
 /// One chunk to score: the text it belongs to and its token ids (with special tokens).
@@ -37,35 +42,63 @@ struct Chunk {
 }
 
 impl Transformer {
-    /// Loads the ONNX model and `tokenizer.json` (side by side on two threads: cold start is what users wait for),
-    /// and optimises the graph for any batch and sequence length.
-    pub fn load(model: &Path, tokenizer: &Path, id: String, version: String) -> std::result::Result<Self, String> {
+    /// Loads the ONNX graph and the tokenizer its manifest names (side by side on two threads: cold start is what
+    /// users wait for), optimises the graph for any batch and sequence length, and checks it against the manifest:
+    /// input names, and one output value per label.
+    pub fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
+        let id = entry.id().to_owned();
+        let contract = |message: String| LoadError::ContractMismatch { model: id.clone(), message };
+        let Some(InputContract::Tokens { tokenizer, max_tokens, inputs, output, .. }) = &entry.manifest.input else {
+            return Err(contract("its input contract is not of kind tokens".into()));
+        };
+        let labels = entry.manifest.label_mapping().map_err(|e| contract(e.0))?;
+        let (graph_path, tokenizer_path) = (entry.only_graph()?, entry.named(tokenizer)?);
         let (plan, tokenizer) = std::thread::scope(|scope| {
-            let tokenizer = scope.spawn(|| Self::tokenizer(tokenizer));
-            let plan = Self::plan(model).map_err(|e| format!("{}: {e:#}", model.display()));
-            (plan, tokenizer.join().unwrap_or_else(|_| Err("tokenizer loading panicked".to_owned())))
+            let tokenizer = scope.spawn(|| Self::tokenizer(&tokenizer_path));
+            let plan = Self::plan(&graph_path, inputs, labels.labels(), &contract);
+            let tokenizer = tokenizer.join().unwrap_or_else(|_| Err(LoadError::unreadable(&tokenizer_path, "tokenizer loading panicked")));
+            (plan, tokenizer)
         });
         let (plan, tokenizer) = (plan?, tokenizer?);
-        let special = |t: &str| tokenizer.token_to_id(t).ok_or_else(|| format!("tokenizer has no {t} token"));
-        let (cls, sep) = (special("[CLS]")?, special("[SEP]")?);
-        Ok(Transformer { plan, tokenizer, cls, sep, id, version })
+        let (cls, sep) = SEQUENCE_MARKS
+            .iter()
+            .find_map(|(open, close)| Some((tokenizer.token_to_id(open)?, tokenizer.token_to_id(close)?)))
+            .ok_or_else(|| contract(format!("the tokenizer has none of the sequence marks {SEQUENCE_MARKS:?}")))?;
+        Ok(Transformer { plan, tokenizer, cls, sep, window: *max_tokens, output: *output, labels, id })
     }
 
-    fn tokenizer(path: &Path) -> std::result::Result<Tokenizer, String> {
-        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        tokenizer.with_truncation(None).map_err(|e| e.to_string())?;
+    fn tokenizer(path: &Path) -> std::result::Result<Tokenizer, LoadError> {
+        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| LoadError::unreadable(path, e))?;
+        tokenizer.with_truncation(None).map_err(|e| LoadError::unreadable(path, e))?;
         tokenizer.with_padding(None);
         Ok(tokenizer)
     }
 
-    fn plan(model: &Path) -> TractResult<Arc<TypedRunnableModel>> {
-        let graph = crate::onnx::read_model(model)?;
+    /// The optimised plan of the graph at `path`, whose inputs must be named `inputs` and whose first output must
+    /// hold `labels` values per sequence.
+    fn plan(
+        path: &Path,
+        inputs: &[String; 2],
+        labels: usize,
+        contract: &dyn Fn(String) -> LoadError,
+    ) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
+        let graph = crate::onnx::read_model(path).map_err(|e| LoadError::unreadable(path, e))?;
+        let names: Vec<&str> = graph.input_outlets().map_err(|e| LoadError::unreadable(path, e))?.iter().map(|o| graph.node(o.node).name.as_str()).collect();
+        if names != inputs.iter().map(String::as_str).collect::<Vec<_>>() {
+            return Err(contract(format!("the graph's inputs are {names:?}, the manifest's input contract says {inputs:?}")));
+        }
         let (batch, seq) = (graph.sym("B"), graph.sym("S"));
-        graph
-            .with_input_fact(0, i64::fact([batch.clone().to_dim(), seq.clone().to_dim()]).into())?
-            .with_input_fact(1, i64::fact([batch.to_dim(), seq.to_dim()]).into())?
-            .into_optimized()?
-            .into_runnable()
+        let typed = graph
+            .with_input_fact(0, i64::fact([batch.clone().to_dim(), seq.clone().to_dim()]).into())
+            .and_then(|g| g.with_input_fact(1, i64::fact([batch.to_dim(), seq.to_dim()]).into()))
+            .and_then(|g| g.into_optimized())
+            .map_err(|e| LoadError::unreadable(path, e))?;
+        let output = typed.output_fact(0).map_err(|e| LoadError::unreadable(path, e))?;
+        let per_sequence = output.shape.iter().last().and_then(|d| d.as_i64());
+        if output.rank() != 2 || per_sequence != Some(labels as i64) {
+            return Err(contract(format!("the graph's output has shape {:?}; the manifest lists {labels} labels", output.shape)));
+        }
+        typed.into_runnable().map_err(|e| LoadError::unreadable(path, e))
     }
 
     /// Splits one text into chunk token ranges (sentence-packed, without special tokens) over its encoding.
@@ -84,7 +117,7 @@ impl Transformer {
         if token < offsets.len() {
             spans.push(token..offsets.len());
         }
-        Ok((encoding.get_ids().to_vec(), pack(&spans, WINDOW_TOKENS - 2)))
+        Ok((encoding.get_ids().to_vec(), pack(&spans, self.window - 2)))
     }
 
     fn run(&self, chunks: &[&Chunk]) -> Result<Vec<EmotionScores>> {
@@ -101,23 +134,37 @@ impl Transformer {
             Tensor::from_shape(&shape, &mask).map_err(|e| self.error(e))?.into(),
         ];
         let outputs = self.plan.run(inputs).map_err(|e| self.error(e))?;
-        let logits = outputs[0].to_plain_array_view::<f32>().map_err(|e| self.error(e))?;
-        if logits.shape() != [chunks.len(), 7] {
-            return Err(self.error(format!("unexpected output shape {:?}", logits.shape())));
+        let scores = outputs[0].to_plain_array_view::<f32>().map_err(|e| self.error(e))?;
+        if scores.shape() != [chunks.len(), self.labels.labels()] {
+            return Err(self.error(format!("unexpected output shape {:?}", scores.shape())));
         }
-        Ok(logits
-            .outer_iter()
-            .map(|row| {
-                let mut l = [0.0f32; 7];
-                l.iter_mut().zip(row.iter()).for_each(|(d, s)| *d = *s);
-                EmotionScores::from_logits(&l)
-            })
-            .collect())
+        Ok(scores.outer_iter().map(|row| self.emotions(&row.iter().copied().collect::<Vec<f32>>())).collect())
+    }
+
+    /// The seven emotion probabilities from one row of the graph's output.
+    fn emotions(&self, row: &[f32]) -> EmotionScores {
+        if self.labels.is_identity() && self.output == ScoreKind::Logits {
+            let mut logits = [0.0f32; 7];
+            logits.copy_from_slice(row);
+            return EmotionScores::from_logits(&logits);
+        }
+        let probabilities = match self.output {
+            ScoreKind::Logits => softmax(row),
+            ScoreKind::Probabilities => row.iter().map(|p| p.max(0.0)).collect(),
+        };
+        EmotionScores::normalized(self.labels.weights(&probabilities))
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
         Error::Model { model: self.id.clone(), message: e.to_string() }
     }
+}
+
+fn softmax(logits: &[f32]) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
 }
 
 impl TextModel for Transformer {
@@ -157,9 +204,5 @@ impl TextModel for Transformer {
                 chunks: p.len(),
             })
             .collect())
-    }
-
-    fn version(&self) -> &str {
-        &self.version
     }
 }

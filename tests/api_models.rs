@@ -1,0 +1,209 @@
+//! The model registry through the router: custom models discovered and answering by name, broken models listed with
+//! typed errors while the others keep working, and health that says when a modality lost its primary tier.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{api_with, get, model_dir, post_json, send};
+use emosense_core::Config;
+use serde_json::{json, Value};
+
+const EXAMPLE: &str = "keyword-emotions-example";
+
+/// A model directory of its own for one test: the built-in modality folders linked in (all of them, or those in
+/// `builtin`), and nothing else.
+struct ModelDir(PathBuf);
+
+impl ModelDir {
+    fn new(name: &str, builtin: &[&str]) -> ModelDir {
+        let dir = std::env::temp_dir().join(format!("emosense-models-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for modality in builtin {
+            std::os::unix::fs::symlink(model_dir().join(modality).canonicalize().unwrap(), dir.join(modality)).unwrap();
+        }
+        ModelDir(dir)
+    }
+
+    /// Copies the example custom model into folder `name`, then lets `change` edit its manifest.
+    fn add_example(&self, name: &str, change: impl FnOnce(&mut Value, &Path)) -> &Self {
+        let folder = self.0.join(name);
+        std::fs::create_dir_all(&folder).unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom-text-model");
+        for file in ["manifest.json", "model.onnx", "tokenizer.json"] {
+            std::fs::copy(example.join(file), folder.join(file)).unwrap();
+        }
+        let mut manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
+        change(&mut manifest["models"][0], &folder);
+        std::fs::write(folder.join("manifest.json"), manifest.to_string()).unwrap();
+        self
+    }
+
+    fn api(&self) -> emosense_http::Api {
+        api_with(Config { model_dir: self.0.clone(), ..Config::default() })
+    }
+}
+
+impl Drop for ModelDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn models(api: &emosense_http::Api) -> Vec<Value> {
+    let (status, body) = send(api, get("/api/v1/models"));
+    assert_eq!(status, 200);
+    body["models"].as_array().unwrap().clone()
+}
+
+fn model<'a>(models: &'a [Value], id: &str) -> &'a Value {
+    models.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no model {id} in {models:?}"))
+}
+
+fn analyze(api: &emosense_http::Api, body: Value) -> (u16, Value) {
+    send(api, post_json("/api/v1/emotion/analyze/text", body.to_string()))
+}
+
+#[test]
+fn a_custom_model_is_discovered_and_answers_by_name() {
+    let dir = ModelDir::new("custom", &["text"]);
+    dir.add_example("keywords", |_, _| {});
+    let api = dir.api();
+    let listed = models(&api);
+    let custom = model(&listed, EXAMPLE);
+    assert_eq!((custom["custom"].as_bool(), custom["available"].as_bool(), custom["modality"].as_str()), (Some(true), Some(true), Some("text")));
+    assert_eq!(custom["manifest"]["label_map"]["love"], "joy");
+
+    for (text, expected) in [
+        ("I love this and I am so happy", "joy"),
+        ("Ugh, I am annoyed and honestly angry", "anger"),
+        ("That was disgusting and gross", "disgust"),
+        ("wow, totally unexpected", "surprise"),
+        ("banana spreadsheet", "neutral"),
+    ] {
+        let (status, body) = analyze(&api, json!({"text": text, "model": EXAMPLE}));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["dominant_emotion"], expected, "{text}: {body}");
+        assert_eq!((body["metadata"]["model"].as_str(), body["metadata"]["model_version"].as_str()), (Some(EXAMPLE), Some("1.0.0")));
+        let sum: f64 = body["emotions"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-3, "{body}");
+    }
+    // Logits: happy 3, love 3, calm 1, the other seven labels 0. Happy and love merge into joy, angry and annoyed
+    // into anger; "other" is dropped and the rest renormalised.
+    let (_, body) = analyze(&api, json!({"text": "happy love", "model": EXAMPLE}));
+    let e3 = 3f64.exp();
+    let total = 2.0 * e3 + 1f64.exp() + 7.0;
+    let kept = 1.0 - 1.0 / total;
+    let expected = [("joy", 2.0 * e3), ("anger", 2.0), ("fear", 1.0), ("neutral", 1f64.exp())];
+    for (emotion, share) in expected {
+        let probability = body["emotions"][emotion].as_f64().unwrap();
+        assert!((probability - share / total / kept).abs() < 1e-3, "{emotion}: {body}");
+    }
+
+    let (status, body) = analyze(&api, json!({"text": "I love this and I am so happy"}));
+    assert_eq!((status, body["metadata"]["model"].as_str()), (200, Some("text-minilm-goemotions")), "without a name the ladder answers");
+    let (status, body) = send(&api, post_json("/api/v1/emotion/analyze/batch", json!({"texts": ["so sad", "so happy"], "model": EXAMPLE}).to_string()));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"].as_array().unwrap().iter().map(|r| r["dominant_emotion"].as_str().unwrap()).collect::<Vec<_>>(), ["sadness", "joy"]);
+
+    let (status, body) = analyze(&api, json!({"text": "hello", "model": EXAMPLE, "tier": "primary"}));
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_input")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("model:"), "{body}");
+    let (status, body) = analyze(&api, json!({"text": "hello", "model": "no-such-model"}));
+    assert_eq!(status, 422, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("text-minilm-goemotions") && message.contains(EXAMPLE), "{message}");
+    let (status, body) = analyze(&api, json!({"text": "hello", "model": "text-tfidf-logreg"}));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("secondary")), "built-in models answer by name too: {body}");
+}
+
+#[test]
+fn broken_models_get_typed_errors_and_the_others_keep_working() {
+    let dir = ModelDir::new("broken", &["text"]);
+    std::fs::create_dir_all(dir.0.join("unreadable")).unwrap();
+    std::fs::write(dir.0.join("unreadable/manifest.json"), "{\"models\": [").unwrap();
+    dir.add_example("wrong-sha", |m, _| {
+        m["id"] = json!("wrong-sha");
+        m["files"][0]["sha256"] = json!("0".repeat(64));
+    })
+    .add_example("misses-an-emotion", |m, _| {
+        m["id"] = json!("misses-an-emotion");
+        m["label_map"]["surprised"] = Value::Null;
+    })
+    .add_example("contract", |m, _| {
+        m["id"] = json!("contract");
+        m["labels"].as_array_mut().unwrap().pop();
+        m["label_map"].as_object_mut().unwrap().remove("other");
+    })
+    .add_example("missing-file", |m, folder| {
+        m["id"] = json!("missing-file");
+        std::fs::remove_file(folder.join("tokenizer.json")).unwrap();
+    });
+    let api = dir.api();
+    let (status, body) = analyze(&api, json!({"text": "I love this and I am so happy"}));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("primary")), "{body}");
+
+    for id in ["wrong-sha", "contract", "missing-file"] {
+        let (status, body) = analyze(&api, json!({"text": "so happy", "model": id}));
+        assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{id}: {body}");
+    }
+    let listed = models(&api);
+    let error = |id: &str| {
+        let m = model(&listed, id);
+        assert_eq!(m["available"], false, "{m}");
+        (m["error"]["kind"].as_str().unwrap().to_owned(), m["error"]["message"].as_str().unwrap().to_owned())
+    };
+    let (kind, message) = error("unreadable");
+    assert_eq!(kind, "bad_manifest");
+    assert!(message.contains("unreadable/manifest.json"), "{message}");
+    let (kind, message) = error("wrong-sha");
+    assert_eq!(kind, "checksum_mismatch");
+    assert!(message.contains("model.onnx") && message.contains(&"0".repeat(64)), "{message}");
+    let (kind, message) = error("misses-an-emotion");
+    assert_eq!(kind, "bad_manifest");
+    assert!(message.contains("no label maps to surprise"), "{message}");
+    let (kind, message) = error("contract");
+    assert_eq!(kind, "contract_mismatch");
+    assert!(message.contains("9 labels"), "{message}");
+    let (kind, message) = error("missing-file");
+    assert_eq!(kind, "missing_file");
+    assert!(message.contains("tokenizer.json"), "{message}");
+
+    let (status, health) = send(&api, get("/api/v1/health"));
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "broken custom models leave the built-in tiers whole: {health}");
+    assert_eq!(health["model_errors"].as_array().unwrap().len(), 5, "{health}");
+}
+
+#[test]
+fn health_is_degraded_when_a_modality_loses_its_primary_model() {
+    let dir = ModelDir::new("degraded", &[]);
+    std::fs::create_dir_all(dir.0.join("text")).unwrap();
+    for file in std::fs::read_dir(model_dir().join("text")).unwrap() {
+        let file = file.unwrap();
+        if !file.file_name().to_string_lossy().ends_with(".onnx") {
+            std::fs::copy(file.path(), dir.0.join("text").join(file.file_name())).unwrap();
+        }
+    }
+    let api = dir.api();
+    let (status, health) = send(&api, get("/api/v1/health"));
+    assert_eq!((status, health["status"].as_str()), (200, Some("degraded")), "{health}");
+    assert_eq!(health["modalities"], json!([{"modality": "text", "primary_ready": false, "missing": ["text-minilm-goemotions"]}]));
+    let (status, body) = analyze(&api, json!({"text": "I am so happy today"}));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("secondary")), "{body}");
+
+    // A file whose bytes changed is refused even though it still parses.
+    let linear = dir.0.join("text/linear.json");
+    let mut bytes = std::fs::read(&linear).unwrap();
+    bytes.push(b'\n');
+    std::fs::write(&linear, bytes).unwrap();
+    let api = dir.api();
+    let (status, body) = analyze(&api, json!({"text": "I am so happy today", "tier": "secondary"}));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("fallback")), "{body}");
+    assert!(body["metadata"]["skipped_tiers"][0].as_str().unwrap().contains("sha256"), "{body}");
+    assert_eq!(model(&models(&api), "text-tfidf-logreg")["error"]["kind"], "checksum_mismatch");
+
+    let (status, health) = send(&ModelDir::new("all", &["text", "audio", "face"]).api(), get("/api/v1/health"));
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
+    assert_eq!(health["modalities"].as_array().unwrap().len(), 3);
+}

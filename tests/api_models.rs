@@ -1,12 +1,15 @@
 //! The model registry through the router: custom models discovered and answering by name, broken models listed with
-//! typed errors while the others keep working, and health that says when a modality lost its primary tier.
+//! typed errors while the others keep working, health that says when a modality lost its primary tier, ensembles
+//! from configuration and models registered in Rust.
 
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use common::{api_with, get, model_dir, post_json, send};
-use emosense_core::Config;
+use emosense_core::{Budget, Config, EmoSense, Emotion, EmotionScores, EnsembleSpec, Modality, ModelManifest, Scored, TextModel};
+use emosense_http::Api;
 use serde_json::{json, Value};
 
 const EXAMPLE: &str = "keyword-emotions-example";
@@ -40,7 +43,7 @@ impl ModelDir {
         self
     }
 
-    fn api(&self) -> emosense_http::Api {
+    fn api(&self) -> Api {
         api_with(Config { model_dir: self.0.clone(), ..Config::default() })
     }
 }
@@ -51,7 +54,7 @@ impl Drop for ModelDir {
     }
 }
 
-fn models(api: &emosense_http::Api) -> Vec<Value> {
+fn models(api: &Api) -> Vec<Value> {
     let (status, body) = send(api, get("/api/v1/models"));
     assert_eq!(status, 200);
     body["models"].as_array().unwrap().clone()
@@ -61,7 +64,7 @@ fn model<'a>(models: &'a [Value], id: &str) -> &'a Value {
     models.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no model {id} in {models:?}"))
 }
 
-fn analyze(api: &emosense_http::Api, body: Value) -> (u16, Value) {
+fn analyze(api: &Api, body: Value) -> (u16, Value) {
     send(api, post_json("/api/v1/emotion/analyze/text", body.to_string()))
 }
 
@@ -206,4 +209,63 @@ fn health_is_degraded_when_a_modality_loses_its_primary_model() {
     let (status, health) = send(&ModelDir::new("all", &["text", "audio", "face"]).api(), get("/api/v1/health"));
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "{health}");
     assert_eq!(health["modalities"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn a_configured_ensemble_answers_the_weighted_mean_of_its_members() {
+    let dir = ModelDir::new("ensemble", &["text"]);
+    dir.add_example("keywords", |_, _| {});
+    let ensembles = EnsembleSpec::parse_all("blend=text-minilm-goemotions:3,keyword-emotions-example:1;broken=text-minilm-goemotions:1,nope:1").unwrap();
+    let api = api_with(Config { model_dir: dir.0.clone(), ensembles, ..Config::default() });
+    let text = "I love this, but wow, I did not expect it";
+    let answer = |model: &str| {
+        let (status, body) = analyze(&api, json!({"text": text, "model": model}));
+        assert_eq!(status, 200, "{body}");
+        body
+    };
+    let (primary, keywords, blend) = (answer("text-minilm-goemotions"), answer(EXAMPLE), answer("blend"));
+    for emotion in ["anger", "disgust", "fear", "joy", "neutral", "sadness", "surprise"] {
+        let expected = 0.75 * primary["emotions"][emotion].as_f64().unwrap() + 0.25 * keywords["emotions"][emotion].as_f64().unwrap();
+        assert!((blend["emotions"][emotion].as_f64().unwrap() - expected).abs() < 3e-4, "{emotion}: {blend}");
+    }
+    assert_eq!(blend["metadata"]["model"], "blend");
+    assert_eq!(blend["metadata"]["model_version"], "text-minilm-goemotions@2.0.0+keyword-emotions-example@1.0.0");
+    assert_eq!(blend["metadata"]["ensemble"], json!([{"model": "text-minilm-goemotions", "weight": 0.75}, {"model": EXAMPLE, "weight": 0.25}]));
+    let listed = models(&api);
+    assert_eq!(model(&listed, "blend")["available"], true);
+    let broken = model(&listed, "broken");
+    assert_eq!(broken["error"]["kind"], "bad_manifest");
+    assert!(broken["error"]["message"].as_str().unwrap().contains("no text model is named \"nope\""), "{broken}");
+}
+
+/// A model written in Rust by a program that embeds the core crate: the share of upper-case letters reads as anger.
+struct Shouting;
+
+impl TextModel for Shouting {
+    fn score(&self, texts: &[&str], _batch_size: usize, budget: &Budget) -> emosense_core::Result<Vec<Scored>> {
+        budget.check()?;
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let letters: Vec<char> = text.chars().filter(|c| c.is_alphabetic()).collect();
+                let upper = letters.iter().filter(|c| c.is_uppercase()).count() as f32 / letters.len().max(1) as f32;
+                let mut weights = [0.0; 7];
+                (weights[Emotion::Anger.index()], weights[Emotion::Neutral.index()]) = (upper, 1.0 - upper);
+                Scored { scores: EmotionScores::normalized(weights), tokens: letters.len(), chunks: 1 }
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn a_model_registered_in_rust_answers_by_name() {
+    let manifest = ModelManifest::in_process("shouting", "0.1.0", Modality::Text, "upper-case share as anger", "Apache-2.0");
+    let engine = EmoSense::new(Config { model_dir: model_dir(), ..Config::default() }).with_text_model(manifest.clone(), Arc::new(Shouting)).unwrap();
+    assert!(EmoSense::new(Config::default()).with_text_model(ModelManifest { id: "text-tfidf-logreg".into(), ..manifest }, Arc::new(Shouting)).is_err());
+    let api = Api::new(Arc::new(engine));
+    let (status, body) = analyze(&api, json!({"text": "WHY IS THIS STILL BROKEN", "model": "shouting"}));
+    assert_eq!((status, body["dominant_emotion"].as_str(), body["metadata"]["model"].as_str()), (200, Some("anger"), Some("shouting")), "{body}");
+    let (_, body) = analyze(&api, json!({"text": "all quiet here", "model": "shouting"}));
+    assert_eq!(body["dominant_emotion"], "neutral");
+    assert_eq!(model(&models(&api), "shouting")["manifest"]["runtime"], "in-process");
 }

@@ -75,6 +75,47 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// `EMOTION_FUSION_PRIORS`: starting weight of each modality in multimodal fusion (`text=0.4,audio=0.3,face=0.3`).
     pub fusion_priors: FusionPriors,
+    /// `EMOTION_ENSEMBLES`: named weighted means of text models, usable by name like any model
+    /// (`name=model:weight,model:weight;name=...`; none by default).
+    pub ensembles: Vec<EnsembleSpec>,
+}
+
+/// An ensemble defined in configuration: a name and its members' ids with their weights (normalised to sum to 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnsembleSpec {
+    pub name: String,
+    pub members: Vec<(String, f32)>,
+}
+
+impl EnsembleSpec {
+    /// Parses `name=model:weight,model:weight;name=...`.
+    pub fn parse_all(value: &str) -> Result<Vec<EnsembleSpec>, String> {
+        let is_id = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let mut ensembles: Vec<EnsembleSpec> = Vec::new();
+        for definition in value.split(';').map(str::trim).filter(|d| !d.is_empty()) {
+            let (name, members) = definition.split_once('=').ok_or_else(|| format!("{definition:?}: expected name=model:weight,..."))?;
+            let name = name.trim();
+            if !is_id(name) || ensembles.iter().any(|e| e.name == name) {
+                return Err(format!("{name:?}: an ensemble name must be unique, made of letters, digits, '-', '_' or '.'"));
+            }
+            let mut parsed: Vec<(String, f32)> = Vec::new();
+            for member in members.split(',').map(str::trim) {
+                let (id, weight) = member.split_once(':').ok_or_else(|| format!("{member:?}: expected model:weight"))?;
+                let weight: f32 = weight.trim().parse().ok().filter(|w: &f32| w.is_finite() && *w > 0.0).ok_or_else(|| format!("{member:?}: the weight must be a positive number"))?;
+                let id = id.trim();
+                if !is_id(id) || parsed.iter().any(|(m, _)| m == id) {
+                    return Err(format!("{member:?}: each member is a model id, named once"));
+                }
+                parsed.push((id.to_owned(), weight));
+            }
+            if parsed.len() < 2 {
+                return Err(format!("{name}: an ensemble needs at least two members"));
+            }
+            let total: f32 = parsed.iter().map(|(_, w)| w).sum();
+            ensembles.push(EnsembleSpec { name: name.to_owned(), members: parsed.into_iter().map(|(id, w)| (id, w / total)).collect() });
+        }
+        Ok(ensembles)
+    }
 }
 
 impl Default for Config {
@@ -98,6 +139,7 @@ impl Default for Config {
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
             fusion_priors: FusionPriors::default(),
+            ensembles: Vec::new(),
         }
     }
 }
@@ -198,6 +240,9 @@ impl Config {
         }
         if let Some((var, value)) = get("EMOTION_FUSION_PRIORS") {
             config.fusion_priors = FusionPriors::parse(&value).map_err(|message| bad(var, &value, &message))?;
+        }
+        if let Some((var, value)) = get("EMOTION_ENSEMBLES") {
+            config.ensembles = EnsembleSpec::parse_all(&value).map_err(|message| bad(var, &value, &message))?;
         }
         Ok(config)
     }
@@ -322,6 +367,19 @@ mod tests {
         for priors in ["text=0", "speech=1", "text", "text=-1", "face=nan"] {
             assert_eq!(config(&[("EMOTION_FUSION_PRIORS", priors)]).unwrap_err().variable, "EMOTION_FUSION_PRIORS", "{priors}");
         }
+    }
+
+    #[test]
+    fn ensembles_parse_normalised_and_refuse_what_cannot_be_one() {
+        let c = config(&[("EMOTION_ENSEMBLES", "blend = text-minilm-goemotions:3, mine:1 ; pair=a:1,b:1")]).unwrap();
+        assert_eq!(c.ensembles.len(), 2);
+        assert_eq!(c.ensembles[0].name, "blend");
+        assert_eq!(c.ensembles[0].members, [("text-minilm-goemotions".to_owned(), 0.75), ("mine".to_owned(), 0.25)]);
+        for bad in ["blend", "blend=a:1", "blend=a:1,a:2", "blend=a:0,b:1", "blend=a:x,b:1", "b d=a:1,b:1", "x=a:1,b:1;x=a:1,b:1"] {
+            let err = config(&[("EMOTION_ENSEMBLES", bad)]).unwrap_err();
+            assert_eq!(err.variable, "EMOTION_ENSEMBLES", "{bad}");
+        }
+        assert!(config(&[]).unwrap().ensembles.is_empty());
     }
 
     #[test]

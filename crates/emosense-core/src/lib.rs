@@ -20,16 +20,16 @@ pub mod text;
 pub mod tier;
 
 pub use budget::{Budget, CancelOnDrop};
-pub use config::{Config, Device, Precision};
+pub use config::{Config, Device, EnsembleSpec, Precision};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
-pub use registry::{Modality, ModelStatus, Registry, Role};
+pub use registry::{Modality, ModelManifest, ModelStatus, Registry, Role};
 pub use result::{AnalysisResult, Metadata, SegmentResult};
 pub use audio::{AudioAnalyzer, AudioOptions};
 pub use face::{FaceAnalyzer, FaceOptions};
 pub use fusion::{FusionPriors, MultimodalInput, MultimodalOptions, MultimodalResult};
 pub use media::MediaKind;
-pub use text::{TextAnalyzer, TextOptions};
+pub use text::{Scored, TextAnalyzer, TextModel, TextOptions};
 pub use tier::Tier;
 
 /// The analysis engine shared by every front end.
@@ -49,6 +49,13 @@ impl EmoSense {
         let audio = AudioAnalyzer::new(&config, &registry);
         let face = FaceAnalyzer::new(&config, &registry);
         EmoSense { config, registry, text, audio, face }
+    }
+
+    /// The same engine with `model`, registered in Rust, answering text requests that name `manifest.id` (see
+    /// [`ModelManifest::in_process`]); refused when the id is taken.
+    pub fn with_text_model(mut self, manifest: ModelManifest, model: std::sync::Arc<dyn TextModel>) -> std::result::Result<Self, LoadError> {
+        self.text.register(manifest, model)?;
+        Ok(self)
     }
 
     /// The configuration in force.

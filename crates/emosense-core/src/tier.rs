@@ -121,25 +121,29 @@ pub struct Answered<'a> {
 /// A modality's rungs, best first, and the models a request may name instead of descending them.
 pub struct Ladder<M> {
     modality: &'static str,
-    rungs: Vec<Rung<M>>,
-    named: Vec<Rung<M>>,
+    rungs: Vec<Arc<Rung<M>>>,
+    named: Vec<Arc<Rung<M>>>,
 }
 
 impl<M> Ladder<M> {
     /// A ladder for `modality` from rungs ordered best first.
     pub fn new(modality: &'static str, rungs: Vec<Rung<M>>) -> Self {
-        Ladder { modality, rungs, named: Vec::new() }
+        Ladder { modality, rungs: rungs.into_iter().map(Arc::new).collect(), named: Vec::new() }
     }
 
-    /// The same ladder with models that answer only when a request names them.
-    pub fn with_named(mut self, named: Vec<Rung<M>>) -> Self {
-        self.named = named;
-        self
+    /// Adds a model that answers only when a request names it.
+    pub fn add_named(&mut self, rung: Rung<M>) {
+        self.named.push(Arc::new(rung));
     }
 
     /// The rungs, best first.
-    pub fn rungs(&self) -> &[Rung<M>] {
+    pub fn rungs(&self) -> &[Arc<Rung<M>>] {
         &self.rungs
+    }
+
+    /// The rung or named model with id `id`.
+    pub fn find(&self, id: &str) -> Option<&Arc<Rung<M>>> {
+        self.all().find(|r| r.entry.id() == id)
     }
 
     /// Loads the model of the top rung now (for warm-up at start-up, where that time is free).
@@ -154,10 +158,10 @@ impl<M> Ladder<M> {
 
     /// Every model's status, the rungs' first.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.all().map(Rung::status).collect()
+        self.all().map(|r| r.status()).collect()
     }
 
-    fn all(&self) -> impl Iterator<Item = &Rung<M>> {
+    fn all(&self) -> impl Iterator<Item = &Arc<Rung<M>>> {
         self.rungs.iter().chain(&self.named)
     }
 
@@ -185,7 +189,7 @@ impl<M> Ladder<M> {
 
     /// Runs `infer` on the model with id `id` (a rung or a named model), with no other model to hand over to.
     pub fn run_model<T>(&self, id: &str, field: &str, infer: impl FnOnce(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
-        let Some(rung) = self.all().find(|r| r.entry.id() == id) else {
+        let Some(rung) = self.find(id) else {
             let known: Vec<&str> = self.all().map(|r| r.entry.id()).collect();
             return Err(Error::invalid(field, format!("no {} model is named {id:?}; there are {}", self.modality, known.join(", "))));
         };
@@ -256,7 +260,8 @@ mod tests {
 
     #[test]
     fn a_named_model_answers_alone() {
-        let ladder = ladder().with_named(vec![Rung::new(spec("mine", Tier::Primary), |_| Ok(9))]);
+        let mut ladder = ladder();
+        ladder.add_named(Rung::new(spec("mine", Tier::Primary), |_| Ok(9)));
         let (value, answered) = ladder.run_model("mine", "model", |m| Ok(*m)).unwrap();
         assert_eq!((value, answered.entry.id()), (9, "mine"));
         assert_eq!(ladder.run(None, |m| Ok(*m)).unwrap().0, 2, "named models are not rungs");

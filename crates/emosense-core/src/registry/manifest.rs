@@ -35,6 +35,8 @@ pub enum Runtime {
     Json,
     /// Rules in Rust code of this crate; no file to load.
     Builtin,
+    /// A model the program embedding this crate registered in Rust.
+    InProcess,
 }
 
 /// Which implementation reads a model's files. Each belongs to one modality.
@@ -66,16 +68,21 @@ pub enum Architecture {
     GeometryRules,
     /// Faces: the label prior, answered when nothing else can.
     NeutralPrior,
+    /// Any modality: the weighted mean of other models of the modality (`ensemble` lists them).
+    Ensemble,
+    /// Any modality: a model registered in Rust by the program embedding this crate.
+    InProcess,
 }
 
 impl Architecture {
-    /// The modality whose pipeline runs this architecture.
-    pub fn modality(self) -> Modality {
+    /// The modality whose pipeline runs this architecture; `None` for those of any modality.
+    pub fn modality(self) -> Option<Modality> {
         use Architecture::*;
         match self {
-            TextEncoderClassifier | TfidfLinear | Lexicon => Modality::Text,
-            SpeechEncoderHead | FeatureLinear | ProsodyRules | SileroVad => Modality::Audio,
-            TinyYoloFaceDetector | FaceMesh | ExpressionEnsemble | GeometryRules | NeutralPrior => Modality::Face,
+            TextEncoderClassifier | TfidfLinear | Lexicon => Some(Modality::Text),
+            SpeechEncoderHead | FeatureLinear | ProsodyRules | SileroVad => Some(Modality::Audio),
+            TinyYoloFaceDetector | FaceMesh | ExpressionEnsemble | GeometryRules | NeutralPrior => Some(Modality::Face),
+            Ensemble | InProcess => None,
         }
     }
 }
@@ -155,6 +162,14 @@ pub enum LabelTarget {
     Shared(Vec<Emotion>),
 }
 
+/// A member of an ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EnsembleMember {
+    /// The member model's id.
+    pub model: String,
+    pub weight: f32,
+}
+
 /// One model's description.
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ModelManifest {
@@ -181,6 +196,9 @@ pub struct ModelManifest {
     pub label_map: BTreeMap<String, Option<LabelTarget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputContract>,
+    /// For an ensemble: its members and their weights (summing to 1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensemble: Vec<EnsembleMember>,
     /// SPDX identifier or a short statement of the terms.
     pub licence: String,
     /// Where the weights come from (packages, versions), the data they were trained on and its credits, how they
@@ -195,6 +213,28 @@ pub struct ModelManifest {
 pub struct ManifestProblem(pub String);
 
 impl ModelManifest {
+    /// The description of a model registered in Rust by the program embedding this crate: a classifier with no
+    /// files, answering when a request names `id`.
+    pub fn in_process(id: &str, version: &str, modality: Modality, description: &str, licence: &str) -> ModelManifest {
+        ModelManifest {
+            id: id.to_owned(),
+            version: version.to_owned(),
+            modality: Some(modality),
+            description: description.to_owned(),
+            tier: Tier::Primary,
+            role: Role::Classifier,
+            runtime: Runtime::InProcess,
+            architecture: Architecture::InProcess,
+            files: Vec::new(),
+            labels: Vec::new(),
+            label_map: BTreeMap::new(),
+            input: None,
+            ensemble: Vec::new(),
+            licence: licence.to_owned(),
+            provenance: BTreeMap::new(),
+        }
+    }
+
     /// The model's modality: its own or, failing that, its file's.
     pub fn modality_in(&self, file: Option<Modality>) -> Option<Modality> {
         self.modality.or(file)
@@ -221,8 +261,8 @@ impl ModelManifest {
         let Some(modality) = self.modality_in(modality) else {
             return problem("names no modality (neither the model nor its manifest file)".into());
         };
-        if self.architecture.modality() != modality {
-            return problem(format!("architecture {:?} reads {}, not {}", self.architecture, self.architecture.modality().as_str(), modality.as_str()));
+        if let Some(reads) = self.architecture.modality().filter(|reads| *reads != modality) {
+            return problem(format!("architecture {:?} reads {}, not {}", self.architecture, reads.as_str(), modality.as_str()));
         }
         for file in &self.files {
             if file.name.is_empty() || file.name.contains(['/', '\\']) || file.name.starts_with('.') {
@@ -232,7 +272,7 @@ impl ModelManifest {
                 return problem(format!("file {}: sha256 must be 64 lowercase hex digits", file.name));
             }
         }
-        if self.role == Role::Classifier && self.runtime != Runtime::Builtin {
+        if self.role == Role::Classifier && !matches!(self.runtime, Runtime::Builtin | Runtime::InProcess) {
             self.label_mapping().map_err(|m| ManifestProblem(format!("model {}: {}", self.id, m.0)))?;
         }
         if let Some(InputContract::Tokens { tokenizer, max_tokens, .. }) = &self.input {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use manifest::{Architecture, InputContract, LabelMapping, LabelTarget, Manifest, ModelFile, ModelManifest, Role, Runtime, ScoreKind};
+pub use manifest::{
+    Architecture, EnsembleMember, InputContract, LabelMapping, LabelTarget, Manifest, ModelFile, ModelManifest, Role, Runtime, ScoreKind,
+};
 
 use crate::config::Precision;
 use crate::error::LoadError;
@@ -58,13 +60,18 @@ pub struct ModelEntry {
     pub modality: Modality,
     /// The folder its manifest sits in, where its files are.
     pub folder: PathBuf,
-    /// Found in a folder of its own, not one of the built-in modality folders.
+    /// Not shipped with the build: from a folder of its own, an ensemble from configuration, or registered in code.
     pub custom: bool,
     /// The weight precision whose files are loaded.
     pub precision: Precision,
 }
 
 impl ModelEntry {
+    /// The entry of a model without files (an ensemble, or one registered in code), described by `manifest`.
+    pub fn without_files(manifest: ModelManifest, modality: Modality) -> ModelEntry {
+        ModelEntry { manifest, modality, folder: PathBuf::new(), custom: true, precision: Precision::Int8 }
+    }
+
     /// The model's id.
     pub fn id(&self) -> &str {
         &self.manifest.id
@@ -132,7 +139,8 @@ impl ModelEntry {
 
     /// Whether every file to load is on disk (or compiled in); reads no file.
     pub fn check_present(&self) -> Result<(), LoadError> {
-        if self.manifest.files_for(self.precision).next().is_none() && self.manifest.runtime != Runtime::Builtin {
+        let needs_files = !matches!(self.manifest.runtime, Runtime::Builtin | Runtime::InProcess);
+        if needs_files && self.manifest.files_for(self.precision).next().is_none() {
             return Err(LoadError::NotInManifest { model: self.id().to_owned(), message: format!("lists no {} files", self.precision.as_str()) });
         }
         for file in self.files().filter(|f| !f.embedded) {
@@ -367,7 +375,7 @@ pub struct ModelStatus {
     pub modality: Option<Modality>,
     pub tier: Option<Tier>,
     pub role: Option<Role>,
-    /// Found in a folder of its own under the model directory.
+    /// Not shipped with the build: from a folder of its own, an ensemble from configuration, or registered in code.
     pub custom: bool,
     pub loaded: bool,
     /// Whether the model can be loaded as far as can be told without loading it: its manifest is valid, every file

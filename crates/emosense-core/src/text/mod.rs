@@ -1,9 +1,12 @@
-//! Text emotion analysis: a tier ladder of transformer → TF-IDF linear model → keyword lexicon.
+//! Text emotion analysis: a tier ladder of transformer → TF-IDF linear model → keyword lexicon, beside models a
+//! request names: custom models from their own folders, ensembles from configuration, and models registered in Rust
+//! ([`TextModel`], the trait every text model implements, built-in ones included).
 //!
 //! Every tier reads the text with emojis as their names ([`emoji`]); the answer names the language the text is
 //! written in and warns when no tier was trained on it ([`language`]).
 
 mod emoji;
+mod ensemble;
 pub mod language;
 mod lexicon;
 mod linear;
@@ -19,7 +22,7 @@ use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry, Runtime};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
 use crate::result::{AnalysisResult, Metadata, SegmentResult};
 use crate::tier::{Answered, Ladder, Rung, Tier};
 
@@ -30,19 +33,29 @@ pub const MAX_BATCH_TEXTS: usize = 256;
 /// Languages the text tiers were trained on (English sources only).
 pub const TRAINED_LANGUAGES: [whatlang::Lang; 1] = [whatlang::Lang::Eng];
 
-/// Scores for one text from one tier.
-struct Scored {
-    scores: EmotionScores,
+/// One model's scores for one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub scores: EmotionScores,
     /// Tokens the model saw (WordPiece tokens for the transformer, words for the others).
-    tokens: usize,
+    pub tokens: usize,
     /// Model runs the text needed (more than one when it is longer than the window).
-    chunks: usize,
+    pub chunks: usize,
 }
 
-/// What every rung of the text ladder does.
-trait TextModel: Send + Sync {
-    /// Scores each text; long texts are handled inside (chunked or bag-of-words).
+/// A text model: the built-in tiers, custom and ensemble models all answer through it, and a program embedding
+/// this crate registers its own with [`crate::EmoSense::with_text_model`].
+pub trait TextModel: Send + Sync {
+    /// Scores each text (emojis already replaced by their names), one [`Scored`] per text in order. Long texts are
+    /// the model's to handle (chunked or bag-of-words); `batch_size` is how many sequences to run at once, and
+    /// `budget` is to be checked between batches.
     fn score(&self, texts: &[&str], batch_size: usize, budget: &Budget) -> Result<Vec<Scored>>;
+}
+
+impl<T: TextModel + ?Sized> TextModel for Arc<T> {
+    fn score(&self, texts: &[&str], batch_size: usize, budget: &Budget) -> Result<Vec<Scored>> {
+        (**self).score(texts, batch_size, budget)
+    }
 }
 
 /// Scores texts one by one with a whole-text scorer returning scores and a token count.
@@ -61,7 +74,8 @@ fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -
 pub struct TextOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
-    /// Answer with this model only (a built-in or custom model's id) instead of the ladder.
+    /// Answer with this model only (the id of a built-in, custom, ensemble or registered model) instead of the
+    /// ladder.
     pub model: Option<String>,
     /// Also score each sentence on its own.
     pub sentences: bool,
@@ -72,23 +86,43 @@ pub struct TextOptions {
 /// Text analysis with lazily loaded models; one per process, shared by all requests.
 pub struct TextAnalyzer {
     ladder: Ladder<Box<dyn TextModel>>,
+    /// Ensembles whose definition cannot be used.
+    refused: Vec<Refused>,
     batch_size: usize,
     max_chars: usize,
     precision: Precision,
 }
 
 impl TextAnalyzer {
-    /// Builds the ladder from the registry's text models; nothing is read from disk until the first analysis.
+    /// Builds the ladder from the registry's text models, and the custom models and configured ensembles a request
+    /// may name; nothing is read from disk until the first analysis.
     pub fn new(config: &Config, registry: &Registry) -> Self {
-        let rung = |entry: Arc<ModelEntry>| Rung::new(entry, load);
-        let rungs = registry.ladder(Modality::Text).into_iter().map(rung).collect();
-        let named = registry.custom(Modality::Text).into_iter().map(rung).collect();
-        TextAnalyzer {
-            ladder: Ladder::new("text", rungs).with_named(named),
-            batch_size: config.batch_size,
-            max_chars: config.max_text_chars,
-            precision: config.precision,
+        let mut ladder = Ladder::new("text", registry.ladder(Modality::Text).into_iter().map(|entry| Rung::new(entry, load)).collect());
+        for entry in registry.custom(Modality::Text) {
+            ladder.add_named(Rung::new(entry, load));
         }
+        let mut refused = Vec::new();
+        for spec in &config.ensembles {
+            match ensemble::rung(spec, &ladder) {
+                Ok(rung) => ladder.add_named(rung),
+                Err(error) => refused.push(Refused { id: spec.name.clone(), modality: Some(Modality::Text), custom: true, error }),
+            }
+        }
+        TextAnalyzer { ladder, refused, batch_size: config.batch_size, max_chars: config.max_text_chars, precision: config.precision }
+    }
+
+    /// Adds a model registered in Rust, answering when a request names `manifest.id`.
+    pub fn register(&mut self, manifest: ModelManifest, model: Arc<dyn TextModel>) -> std::result::Result<(), LoadError> {
+        let taken = self.ladder.find(&manifest.id).is_some() || self.refused.iter().any(|r| r.id == manifest.id);
+        if taken || manifest.runtime != Runtime::InProcess || manifest.architecture != Architecture::InProcess {
+            return Err(LoadError::BadManifest {
+                path: "(registered in code)".into(),
+                message: format!("model {}: the id must be free and runtime and architecture in-process", manifest.id),
+            });
+        }
+        let entry = Arc::new(ModelEntry::without_files(manifest, Modality::Text));
+        self.ladder.add_named(Rung::new(entry, move |_| Ok(Box::new(model.clone()) as Box<dyn TextModel>)));
+        Ok(())
     }
 
     /// Checks one text against the input rules: present, not blank, within `MAX_TEXT_LENGTH` characters.
@@ -189,6 +223,9 @@ impl TextAnalyzer {
         if answered.entry.manifest.runtime == Runtime::Tract {
             details.insert("precision".into(), self.precision.as_str().into());
         }
+        if !answered.entry.manifest.ensemble.is_empty() {
+            details.insert("ensemble".into(), serde_json::to_value(&answered.entry.manifest.ensemble).unwrap_or_default());
+        }
         let mut warnings = Vec::new();
         let language = language::detect(text);
         if let Some(language) = &language {
@@ -230,7 +267,7 @@ impl TextAnalyzer {
 
     /// Every text model with its load state, files and manifest entry.
     pub fn models(&self) -> Vec<ModelStatus> {
-        self.ladder.models()
+        self.ladder.models().into_iter().chain(self.refused.iter().map(ModelStatus::refused)).collect()
     }
 }
 

@@ -123,7 +123,7 @@ pub fn eval_text(engine: &EmoSense, data: &Path, source: &str, split: &str, tier
         for result in &results {
             predicted.push(result.dominant_emotion.index());
             confidence.push(f64::from(result.confidence));
-            let language = result.metadata.details.get("language").and_then(|l| l.get("code")).and_then(|c| c.as_str()).unwrap_or("unknown");
+            let language = result.metadata.details.text.as_ref().and_then(|t| t.language.as_ref()).map_or("unknown", |l| l.code);
             *languages.entry(language.to_owned()).or_default() += 1;
         }
     }

@@ -9,6 +9,7 @@ mod support;
 
 use std::time::Instant;
 
+use emosense_core::face::StageTimes;
 use emosense_core::{Config, EmoSense, FaceOptions, Tier};
 use serde_json::json;
 use support::{peak_rss_mb, percentile, photo_640x480, read_image, read_video, timed};
@@ -36,13 +37,13 @@ fn main() {
                 .map(|_| {
                     let started = Instant::now();
                     let result = engine.face().analyze("bench", photo, &options).expect("analysis");
-                    stages.push(result.metadata.details["stages_ms"].clone());
+                    stages.extend(result.metadata.details.face.and_then(|f| f.stages_ms));
                     started.elapsed().as_secs_f64() * 1000.0
                 })
                 .collect();
             times.sort_by(f64::total_cmp);
-            let median_stage = |stage: &str| {
-                let mut values: Vec<f64> = stages.iter().filter_map(|s| s[stage].as_f64()).collect();
+            let median_stage = |stage: fn(&StageTimes) -> f64| {
+                let mut values: Vec<f64> = stages.iter().map(stage).collect();
                 values.sort_by(f64::total_cmp);
                 percentile(&values, 0.5)
             };
@@ -51,8 +52,8 @@ fn main() {
                 "faces": first.faces.as_ref().map_or(0, Vec::len),
                 "first_call_ms": (first_ms * 10.0).round() / 10.0,
                 "warm_p50_ms": percentile(&times, 0.5), "warm_p95_ms": percentile(&times, 0.95),
-                "warm_stage_p50_ms": {"decode": median_stage("decode"), "detect": median_stage("detect"),
-                                      "landmarks": median_stage("landmarks"), "expression": median_stage("expression")},
+                "warm_stage_p50_ms": {"decode": median_stage(|s| s.decode), "detect": median_stage(|s| s.detect),
+                                      "landmarks": median_stage(|s| s.landmarks), "expression": median_stage(|s| s.expression)},
             }));
         }
     }
@@ -61,8 +62,8 @@ fn main() {
         let clip = read_video(name);
         let mut result = None;
         let times = timed(iterations.min(10), || result = Some(engine.face().analyze("bench", &clip, &FaceOptions::default()).expect("analysis")));
-        let metadata = result.map(|r| r.metadata.details).unwrap_or_default();
-        videos.push(json!({"video": name, "bytes": clip.len(), "frames_decoded": metadata["video"]["frames_decoded"], "frames_analyzed": metadata["frames_analyzed"],
+        let face = result.and_then(|r| r.metadata.details.face).unwrap_or_default();
+        videos.push(json!({"video": name, "bytes": clip.len(), "frames_decoded": face.video.map(|v| v.frames_decoded), "frames_analyzed": face.frames_analyzed,
                            "warm_p50_ms": percentile(&times, 0.5), "warm_p95_ms": percentile(&times, 0.95)}));
     }
     println!("{}", json!({"iterations": iterations, "model_load_ms": (load_ms * 10.0).round() / 10.0, "rows": rows, "videos": videos, "peak_rss_mb": peak_rss_mb()}));

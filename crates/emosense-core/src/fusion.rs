@@ -263,7 +263,7 @@ mod tests {
             latency_ms: 0.0,
             skipped_tiers: Vec::new(),
             warnings: Vec::new(),
-            details: serde_json::Map::new(),
+            details: crate::result::Details::default(),
         };
         AnalysisResult::new(emotions, metadata)
     }

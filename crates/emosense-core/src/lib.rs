@@ -24,7 +24,7 @@ pub use config::{Config, Device, EnsembleSpec, Precision};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
 pub use registry::{Modality, ModelManifest, ModelStatus, Registry, Role};
-pub use result::{AnalysisResult, Metadata, SegmentResult};
+pub use result::{AnalysisResult, Details, FileFacts, Metadata, SegmentResult};
 pub use audio::{AudioAnalyzer, AudioOptions};
 pub use face::{FaceAnalyzer, FaceOptions};
 pub use fusion::{FusionPriors, MultimodalInput, MultimodalOptions, MultimodalResult};

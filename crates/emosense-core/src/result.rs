@@ -3,7 +3,11 @@
 use serde::Serialize;
 
 use crate::emotion::{round4, Emotion, EmotionScores};
+use crate::audio::AudioDetails;
+use crate::config::Precision;
+use crate::face::FaceDetails;
 use crate::registry::Modality;
+use crate::text::TextDetails;
 use crate::tier::Tier;
 
 /// `{dominant_emotion, confidence, emotions, metadata}`, plus optional per-segment detail.
@@ -56,9 +60,38 @@ pub struct Metadata {
     /// What the answer assumed or could not do that the caller should know (absent when nothing).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// Modality-specific facts (for text: characters, tokens, chunks, language).
+    /// Facts of the modality that answered.
     #[serde(flatten)]
-    pub details: serde_json::Map<String, serde_json::Value>,
+    pub details: Details,
+}
+
+/// What the answering modality adds to the metadata; only its own facts are present.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct Details {
+    /// Weights of the graph that answered (present when a model graph answered, not rules).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub precision: Option<Precision>,
+    #[serde(flatten)]
+    pub text: Option<TextDetails>,
+    #[serde(flatten)]
+    pub audio: Option<AudioDetails>,
+    #[serde(flatten)]
+    pub face: Option<FaceDetails>,
+    /// The uploaded file (answers of `analyze/file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileFacts>,
+}
+
+/// An uploaded file as the answer describes it.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct FileFacts {
+    /// The file name the form gave, if any.
+    pub name: Option<String>,
+    pub bytes: usize,
+    /// What the form asked for: `text`, `audio`, `video`, `image` or `auto`.
+    pub analysis_type: String,
+    /// What the file was analysed as: `text`, `audio`, `image` or `video`.
+    pub kind: String,
 }
 
 /// The result for one segment of the input (a sentence of a text).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use emosense_core::{Budget, Config, Error, MediaKind, Tier};
+use emosense_core::{Budget, Config, Error, FileFacts, MediaKind, Tier};
 use futures_util::Stream;
 use http::{Request, Response, StatusCode};
 
@@ -237,14 +237,11 @@ pub(crate) fn read_buffered(api: &Api, request: &Request<Bytes>) -> Result<Uploa
 /// Analyses an upload with the modality of its kind.
 pub(crate) fn analyze(api: &Api, upload: Upload, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let mut result = api.engine().analyze_file("file", upload.kind, &upload.bytes, upload.tier, budget)?;
-    result.metadata.details.insert(
-        "file".into(),
-        serde_json::json!({
-            "name": upload.file_name,
-            "bytes": upload.bytes.len(),
-            "analysis_type": upload.analysis_type.as_str(),
-            "kind": upload.kind.as_str(),
-        }),
-    );
+    result.metadata.details.file = Some(FileFacts {
+        name: upload.file_name,
+        bytes: upload.bytes.len(),
+        analysis_type: upload.analysis_type.as_str().to_owned(),
+        kind: upload.kind.as_str().to_owned(),
+    });
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }

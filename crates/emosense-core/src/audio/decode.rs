@@ -30,6 +30,7 @@ pub struct Decoded {
 
 /// The file's format as read from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[schemars(rename = "AudioFormat")]
 pub struct SourceFormat {
     /// `wav`, `flac`, `ogg`, `mp3` or `mp4`.
     pub container: &'static str,

@@ -23,7 +23,7 @@ use crate::config::{Config, Precision};
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry, Runtime};
-use crate::result::{AnalysisResult, Metadata};
+use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use decode::{sniff, SourceFormat, MAX_AUDIO_SECONDS};
@@ -61,6 +61,25 @@ pub struct AudioOptions {
     pub require_speech: bool,
     /// When to stop: checked after decoding and between analysis windows.
     pub budget: Budget,
+}
+
+/// What a speech answer's metadata adds.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AudioDetails {
+    /// Length of the audio as sent, in seconds.
+    pub duration_s: f64,
+    /// Seconds left after trimming silence at the ends.
+    pub sound_s: f64,
+    /// Seconds of speech the voice activity detector found; absent when it could not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speech_s: Option<f64>,
+    /// The file's format as read from its header.
+    pub source: SourceFormat,
+    /// Analysis windows scored (0 when no speech was found).
+    pub windows: usize,
+    /// The clip's summary features by name, when asked for (`features: true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub features: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One window of a timeline.
@@ -181,19 +200,14 @@ impl AudioAnalyzer {
                 None
             }
         };
-        let mut details = serde_json::Map::new();
-        details.insert("duration_s".into(), round3(prepared.duration_s).into());
-        details.insert("sound_s".into(), round3(prepared.samples.len() as f32 / MODEL_RATE as f32).into());
-        if let Some(spans) = &speech {
-            details.insert("speech_s".into(), round3(spans.iter().map(|s| s.len()).sum::<usize>() as f32 / MODEL_RATE as f32).into());
-        }
-        details.insert("source".into(), serde_json::to_value(prepared.source).unwrap_or_default());
-        if options.features {
-            let summary = features::summarize(&prepared.samples);
-            let named: serde_json::Map<String, serde_json::Value> =
-                features::names().iter().zip(summary).map(|(name, value)| (name.clone(), round3(value).into())).collect();
-            details.insert("features".into(), named.into());
-        }
+        let mut details = AudioDetails {
+            duration_s: round3(prepared.duration_s),
+            sound_s: round3(prepared.samples.len() as f32 / MODEL_RATE as f32),
+            speech_s: speech.as_ref().map(|spans| round3(spans.iter().map(|s| s.len()).sum::<usize>() as f32 / MODEL_RATE as f32)),
+            source: prepared.source,
+            windows: 0,
+            features: options.features.then(|| features::names().iter().cloned().zip(features::summarize(&prepared.samples).into_iter().map(round3)).collect()),
+        };
         if speech.as_ref().is_some_and(Vec::is_empty) {
             if options.require_speech {
                 return Err(Error::invalid(field, "holds no speech (the voice activity detector found none)"));
@@ -209,10 +223,12 @@ impl AudioAnalyzer {
         options.budget.check()?;
         let (scores, answered) = self.ladder.run(options.tier, |model| model.score(&windows))?;
         let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));
-        details.insert("windows".into(), windows.len().into());
-        if answered.entry.manifest.runtime == Runtime::Tract {
-            details.insert("precision".into(), self.precision.as_str().into());
-        }
+        details.windows = windows.len();
+        let details = Details {
+            precision: (answered.entry.manifest.runtime == Runtime::Tract).then_some(self.precision),
+            audio: Some(details),
+            ..Details::default()
+        };
         let mut result = AnalysisResult::new(
             overall,
             Metadata {
@@ -243,8 +259,7 @@ impl AudioAnalyzer {
     }
 
     /// The answer for audio without speech: the neutral prior from the voice activity detector, no windows, a warning.
-    fn no_speech(&self, mut details: serde_json::Map<String, serde_json::Value>, mut warnings: Vec<String>, started: Instant) -> AnalysisResult {
-        details.insert("windows".into(), 0.into());
+    fn no_speech(&self, details: AudioDetails, mut warnings: Vec<String>, started: Instant) -> AnalysisResult {
         warnings.push("no speech was found in the audio: the answer is the neutral prior, not a reading of the clip (send require_speech: true to be refused instead)".into());
         AnalysisResult::new(
             EmotionScores::neutral_prior(),
@@ -256,7 +271,7 @@ impl AudioAnalyzer {
                 latency_ms: latency_ms(started),
                 skipped_tiers: Vec::new(),
                 warnings,
-                details,
+                details: Details { audio: Some(details), ..Details::default() },
             },
         )
     }

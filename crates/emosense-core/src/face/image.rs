@@ -9,8 +9,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// The image formats read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[schemars(rename = "ImageFormat")]
 pub enum SourceFormat {
     Jpeg,
     Png,

@@ -25,7 +25,7 @@ use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
 use crate::parallel::parallel_map;
-use crate::result::{AnalysisResult, Metadata};
+use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use self::image::{FaceBox, SourceFormat};
@@ -71,6 +71,47 @@ pub struct MemberScores {
 /// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
 trait FaceModel: Send + Sync {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>>;
+}
+
+/// What a face answer's metadata adds.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct FaceDetails {
+    /// Faces found (in a video, the most found in one frame); 0 when a whole image was read as one face.
+    pub faces_detected: usize,
+    /// The image as read (photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageFacts>,
+    /// How the faces were found: `aligned`, `detector`, `tiles`, `rotated` or `whole_image` (photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face_search: Option<&'static str>,
+    /// Side in pixels of the detector input that found the faces (photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detector_input: Option<u32>,
+    /// Milliseconds per stage (photos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages_ms: Option<StageTimes>,
+    /// Frames analysed (videos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_analyzed: Option<usize>,
+    /// Frames in which a face was found (videos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames_with_faces: Option<usize>,
+    /// What was read from the video (videos).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoInfo>,
+}
+
+/// A photo as read.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ImageFacts {
+    pub width: u32,
+    pub height: u32,
+    pub format: SourceFormat,
+    /// Whether an EXIF orientation turned the image upright before analysis.
+    pub exif_reoriented: bool,
+    /// Clockwise turn the faces were found at, when no EXIF said so (boxes refer to the turned image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotated_degrees: Option<u32>,
 }
 
 /// Options of a face analysis request.
@@ -209,7 +250,7 @@ pub struct VideoMoment {
 }
 
 /// Milliseconds spent in each stage of the pipeline (model loading included on first use).
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, schemars::JsonSchema)]
 pub struct StageTimes {
     pub decode: f64,
     pub detect: f64,
@@ -293,21 +334,22 @@ impl FaceAnalyzer {
         let (source, exif_reoriented) = (decoded.source, decoded.reoriented);
         let (image, mut frame) = self.analyze_photo(decoded.rgb, options)?;
         frame.stages_ms.decode = decode_ms;
-        let mut details = serde_json::Map::new();
-        details.insert("faces_detected".into(), frame.faces.iter().filter(|f| f.score > 0.0).count().into());
-        let mut image_facts = serde_json::json!({"width": image.width(), "height": image.height(), "format": source, "exif_reoriented": exif_reoriented});
-        if let FaceSearch::Rotated(degrees) = frame.search {
-            image_facts["rotated_degrees"] = degrees.into();
-        }
-        details.insert("image".into(), image_facts);
-        details.insert("face_search".into(), frame.search.as_str().into());
-        if let Some(size) = frame.detector_input {
-            details.insert("detector_input".into(), size.into());
-        }
-        if frame.tier == Tier::Primary {
-            details.insert("precision".into(), self.precision.as_str().into());
-        }
-        details.insert("stages_ms".into(), serde_json::to_value(frame.stages_ms).unwrap_or_default());
+        let rotated_degrees = match frame.search {
+            FaceSearch::Rotated(degrees) => Some(degrees),
+            _ => None,
+        };
+        let details = Details {
+            precision: (frame.tier == Tier::Primary).then_some(self.precision),
+            face: Some(FaceDetails {
+                faces_detected: frame.faces.iter().filter(|f| f.score > 0.0).count(),
+                image: Some(ImageFacts { width: image.width(), height: image.height(), format: source, exif_reoriented, rotated_degrees }),
+                face_search: Some(frame.search.as_str()),
+                detector_input: frame.detector_input,
+                stages_ms: Some(frame.stages_ms),
+                ..FaceDetails::default()
+            }),
+            ..Details::default()
+        };
         let annotated = options.annotate.then(|| annotate::draw(&image, &frame.faces)).transpose()?;
         let mut result = AnalysisResult::new(
             frame.emotions(),
@@ -359,14 +401,17 @@ impl FaceAnalyzer {
             }
             None => (Tier::Fallback, self.neutral_prior.id().to_owned(), self.neutral_prior.version().to_owned()),
         };
-        let mut details = serde_json::Map::new();
-        details.insert("faces_detected".into(), most_faces.into());
-        details.insert("frames_analyzed".into(), timeline.len().into());
-        details.insert("frames_with_faces".into(), frames_with_faces.into());
-        details.insert("video".into(), serde_json::to_value(&info).unwrap_or_default());
-        if tier == Tier::Primary {
-            details.insert("precision".into(), self.precision.as_str().into());
-        }
+        let details = Details {
+            precision: (tier == Tier::Primary).then_some(self.precision),
+            face: Some(FaceDetails {
+                faces_detected: most_faces,
+                frames_analyzed: Some(timeline.len()),
+                frames_with_faces: Some(frames_with_faces),
+                video: Some(info),
+                ..FaceDetails::default()
+            }),
+            ..Details::default()
+        };
         let metadata =
             Metadata { modality: Modality::Face, tier, model, model_version, latency_ms: elapsed_ms(started), skipped_tiers: skipped, warnings: Vec::new(), details };
         let mut result = AnalysisResult::new(emotions, metadata);

@@ -4,7 +4,7 @@ use serde::Serialize;
 use whatlang::{Lang, Script};
 
 /// What the detector read: `metadata.language` of text answers.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DetectedLanguage {
     /// ISO 639-3 code (`eng`, `deu`, `cmn`, ...).
     pub code: &'static str,
@@ -17,6 +17,7 @@ pub struct DetectedLanguage {
     /// Whether the detector deems the answer reliable (long enough text, clear winner).
     pub reliable: bool,
     #[serde(skip)]
+    #[schemars(skip)]
     lang: Lang,
 }
 

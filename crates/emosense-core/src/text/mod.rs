@@ -18,12 +18,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde::Serialize;
+
 use crate::budget::Budget;
 use crate::config::{Config, Precision};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
-use crate::result::{AnalysisResult, Metadata, SegmentResult};
+use crate::registry::{Architecture, EnsembleMember, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
+use crate::result::{AnalysisResult, Details, Metadata, SegmentResult};
 use crate::tier::{Answered, Ladder, Rung, Tier};
 
 
@@ -67,6 +69,22 @@ fn score_each(texts: &[&str], scorer: impl Fn(&str) -> (EmotionScores, usize)) -
             Scored { scores, tokens, chunks: 1 }
         })
         .collect()
+}
+
+/// What a text answer's metadata adds.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TextDetails {
+    /// Characters of the text.
+    pub characters: usize,
+    /// Tokens the model saw (WordPiece tokens for the transformer, words for the others).
+    pub tokens: usize,
+    /// Model runs the text needed (more than one when it is longer than the model's window).
+    pub chunks: usize,
+    /// The language the text is written in; `null` when it cannot be told (see `warnings`).
+    pub language: Option<language::DetectedLanguage>,
+    /// The members of the ensemble that answered, with their weights (absent for single models).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ensemble: Vec<EnsembleMember>,
 }
 
 /// Options of a text analysis request.
@@ -216,16 +234,6 @@ impl TextAnalyzer {
     }
 
     fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, started: Instant) -> AnalysisResult {
-        let mut details = serde_json::Map::new();
-        details.insert("characters".into(), text.chars().count().into());
-        details.insert("tokens".into(), scored.tokens.into());
-        details.insert("chunks".into(), scored.chunks.into());
-        if answered.entry.manifest.runtime == Runtime::Tract {
-            details.insert("precision".into(), self.precision.as_str().into());
-        }
-        if !answered.entry.manifest.ensemble.is_empty() {
-            details.insert("ensemble".into(), serde_json::to_value(&answered.entry.manifest.ensemble).unwrap_or_default());
-        }
         let mut warnings = Vec::new();
         let language = language::detect(text);
         if let Some(language) = &language {
@@ -239,7 +247,17 @@ impl TextAnalyzer {
                 ));
             }
         }
-        details.insert("language".into(), serde_json::to_value(&language).unwrap_or_default());
+        let details = Details {
+            precision: (answered.entry.manifest.runtime == Runtime::Tract).then_some(self.precision),
+            text: Some(TextDetails {
+                characters: text.chars().count(),
+                tokens: scored.tokens,
+                chunks: scored.chunks,
+                language,
+                ensemble: answered.entry.manifest.ensemble.clone(),
+            }),
+            ..Details::default()
+        };
         AnalysisResult::new(
             scored.scores,
             Metadata {

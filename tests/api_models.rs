@@ -89,6 +89,7 @@ fn a_custom_model_is_discovered_and_answers_by_name() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["dominant_emotion"], expected, "{text}: {body}");
         assert_eq!((body["metadata"]["model"].as_str(), body["metadata"]["model_version"].as_str()), (Some(EXAMPLE), Some("1.0.0")));
+        assert!(body["metadata"].get("precision").is_none(), "one graph for every precision: {body}");
         let sum: f64 = body["emotions"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
         assert!((sum - 1.0).abs() < 1e-3, "{body}");
     }
@@ -106,6 +107,7 @@ fn a_custom_model_is_discovered_and_answers_by_name() {
 
     let (status, body) = analyze(&api, json!({"text": "I love this and I am so happy"}));
     assert_eq!((status, body["metadata"]["model"].as_str()), (200, Some("text-minilm-goemotions")), "without a name the ladder answers");
+    assert_eq!(body["metadata"]["precision"], "int8");
     let (status, body) = send(&api, post_json("/api/v1/emotion/analyze/batch", json!({"texts": ["so sad", "so happy"], "model": EXAMPLE}).to_string()));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["results"].as_array().unwrap().iter().map(|r| r["dominant_emotion"].as_str().unwrap()).collect::<Vec<_>>(), ["sadness", "joy"]);

@@ -102,6 +102,9 @@ enum AnalyzeInput {
         /// Start the tier ladder at this tier.
         #[arg(long, value_enum)]
         tier: Option<TierArg>,
+        /// Answer with this model only (a built-in, custom or ensemble model's id) instead of the tier ladder.
+        #[arg(long, conflicts_with = "tier")]
+        model: Option<String>,
         /// Include per-sentence results.
         #[arg(long)]
         sentences: bool,
@@ -188,8 +191,8 @@ fn main() -> ExitCode {
     let engine = Arc::new(EmoSense::new(config));
     let outcome = match cli.command {
         Command::Serve { addr, warmup } => serve::serve(engine, addr, warmup),
-        Command::Analyze { input: AnalyzeInput::Text { text, jsonl, tier, sentences } } => {
-            let options = TextOptions { tier: tier.map(Tier::from), sentences, ..TextOptions::default() };
+        Command::Analyze { input: AnalyzeInput::Text { text, jsonl, tier, model, sentences } } => {
+            let options = TextOptions { tier: tier.map(Tier::from), model, sentences, ..TextOptions::default() };
             analyze_text(&engine, text, jsonl, &options)
         }
         Command::Analyze { input: AnalyzeInput::Audio { file, tier, segments, features } } => {

@@ -19,10 +19,10 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::budget::Budget;
-use crate::config::{Config, Precision};
+use crate::config::Config;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry, Runtime};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
 use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
@@ -121,7 +121,6 @@ pub struct AudioAnalyzer {
     vad: Rung<vad::VoiceActivity>,
     ladder: Ladder<Box<dyn AudioModel>>,
     max_bytes: u64,
-    precision: Precision,
 }
 
 impl AudioAnalyzer {
@@ -129,7 +128,7 @@ impl AudioAnalyzer {
     pub fn new(config: &Config, registry: &Registry) -> Self {
         let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| vad::VoiceActivity::load(&entry.only_graph()?, entry.id()));
         let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
-        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), max_bytes: config.max_audio_bytes, precision: config.precision }
+        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), max_bytes: config.max_audio_bytes }
     }
 
     /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
@@ -225,7 +224,7 @@ impl AudioAnalyzer {
         let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));
         details.windows = windows.len();
         let details = Details {
-            precision: (answered.entry.manifest.runtime == Runtime::Tract).then_some(self.precision),
+            precision: answered.entry.weights_precision(),
             audio: Some(details),
             ..Details::default()
         };

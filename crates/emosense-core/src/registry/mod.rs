@@ -97,6 +97,12 @@ impl ModelEntry {
         self.folder.join(&file.name)
     }
 
+    /// The precision of the weights that answer: the configured one when the model has files for it, `None` for
+    /// models whose files serve every precision (custom graphs) or that have none.
+    pub fn weights_precision(&self) -> Option<Precision> {
+        self.manifest.files.iter().any(|f| f.precision == Some(self.precision)).then_some(self.precision)
+    }
+
     /// The path of the ONNX graph named `stem` (`stem.<precision>.onnx`, or `stem.onnx` for every precision).
     pub fn graph(&self, stem: &str) -> Result<PathBuf, LoadError> {
         let names = [format!("{stem}.{}.onnx", self.precision.as_str()), format!("{stem}.onnx")];

@@ -21,7 +21,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::budget::Budget;
-use crate::config::{Config, Precision};
+use crate::config::Config;
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, EnsembleMember, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
@@ -108,7 +108,6 @@ pub struct TextAnalyzer {
     refused: Vec<Refused>,
     batch_size: usize,
     max_chars: usize,
-    precision: Precision,
 }
 
 impl TextAnalyzer {
@@ -126,7 +125,7 @@ impl TextAnalyzer {
                 Err(error) => refused.push(Refused { id: spec.name.clone(), modality: Some(Modality::Text), custom: true, error }),
             }
         }
-        TextAnalyzer { ladder, refused, batch_size: config.batch_size, max_chars: config.max_text_chars, precision: config.precision }
+        TextAnalyzer { ladder, refused, batch_size: config.batch_size, max_chars: config.max_text_chars }
     }
 
     /// Adds a model registered in Rust, answering when a request names `manifest.id`.
@@ -248,7 +247,7 @@ impl TextAnalyzer {
             }
         }
         let details = Details {
-            precision: (answered.entry.manifest.runtime == Runtime::Tract).then_some(self.precision),
+            precision: answered.entry.weights_precision(),
             text: Some(TextDetails {
                 characters: text.chars().count(),
                 tokens: scored.tokens,

@@ -44,8 +44,9 @@ const walk = (dir) =>
 
 const cargo = readFileSync(join(root, "Cargo.toml"), "utf8");
 const binPaths = new Set([...cargo.matchAll(/^path\s*=\s*"(api\/[^"]+)"/gm)].map((m) => m[1]));
-const router = readFileSync(join(root, "crates/emosense-http/src/routes.rs"), "utf8");
-const routes = new Set([...router.matchAll(/\("(\/api\/[^"]+)",\s*Method::/g)].map((m) => m[1]));
+// The OpenAPI document is generated from the router's route table (a test keeps docs/openapi.json current).
+const openapi = JSON.parse(readFileSync(join(root, "docs/openapi.json"), "utf8"));
+const routes = new Set(Object.keys(openapi.paths));
 const functions = config.functions ?? {};
 
 for (const [file, settings] of Object.entries(functions)) {

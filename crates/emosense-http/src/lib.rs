@@ -23,6 +23,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 pub use error::ApiError;
 pub use log::RequestLog;
 pub use openapi::document as openapi_document;
+pub use routes::Route;
 pub use stream::STREAM_ROUTE;
 use gate::AnalysisGate;
 use log::RequestFacts;
@@ -70,26 +71,33 @@ impl Api {
         self.body_limit_and_source(path).0
     }
 
-    /// The route's body limit and the settings it follows from.
+    /// The body limit of the route at `path` (the stream's is the multimodal route's: each message is one such
+    /// body), and the settings it follows from.
     fn body_limit_and_source(&self, path: &str) -> (u64, &'static str) {
+        const FIELDS: u64 = 64 << 10;
+        if path.trim_end_matches('/') == STREAM_ROUTE {
+            return self.route_body_limit(Route::AnalyzeMultimodal);
+        }
+        Route::of(path).map_or((FIELDS, "a path that is no route"), |route| self.route_body_limit(route))
+    }
+
+    /// What the largest valid request of `route` can take, and the settings it follows from.
+    fn route_body_limit(&self, route: Route) -> (u64, &'static str) {
         let config = self.engine.config();
         let base64 = |bytes: u64| bytes.div_ceil(3) * 4;
         // Each character may take 4 bytes in UTF-8 and up to 12 as a JSON escape of a surrogate pair.
         let text = config.max_text_chars as u64 * 12;
         const FIELDS: u64 = 64 << 10;
-        let multimodal =
-            (text + base64(config.max_audio_bytes) + base64(config.max_video_bytes) + FIELDS, "MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE");
-        if path.trim_end_matches('/') == STREAM_ROUTE {
-            return multimodal;
-        }
-        match routes::route_of(path) {
-            Some("/api/v1/emotion/analyze/text") => (text + FIELDS, "MAX_TEXT_LENGTH"),
-            Some("/api/v1/emotion/analyze/batch") => (text * emosense_core::text::MAX_BATCH_TEXTS as u64 + FIELDS, "MAX_TEXT_LENGTH x 256 texts"),
-            Some("/api/v1/emotion/analyze/audio") => (base64(config.max_audio_bytes) + FIELDS, "MAX_AUDIO_FILE_SIZE"),
-            Some("/api/v1/emotion/analyze/face") => (base64(config.max_video_bytes) + FIELDS, "MAX_VIDEO_FILE_SIZE"),
-            Some("/api/v1/emotion/analyze/multimodal") => multimodal,
-            Some(upload::ROUTE) => (upload::body_limit(config), "the largest of MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE"),
-            _ => (FIELDS, "a route that reads no body"),
+        match route {
+            Route::AnalyzeText => (text + FIELDS, "MAX_TEXT_LENGTH"),
+            Route::AnalyzeBatch => (text * emosense_core::text::MAX_BATCH_TEXTS as u64 + FIELDS, "MAX_TEXT_LENGTH x 256 texts"),
+            Route::AnalyzeAudio => (base64(config.max_audio_bytes) + FIELDS, "MAX_AUDIO_FILE_SIZE"),
+            Route::AnalyzeFace => (base64(config.max_video_bytes) + FIELDS, "MAX_VIDEO_FILE_SIZE"),
+            Route::AnalyzeMultimodal => {
+                (text + base64(config.max_audio_bytes) + base64(config.max_video_bytes) + FIELDS, "MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE")
+            }
+            Route::AnalyzeFile => (upload::body_limit(config), "the largest of MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE"),
+            Route::Health | Route::Models | Route::OpenApi => (FIELDS, "a route that reads no body"),
         }
     }
 
@@ -137,7 +145,7 @@ impl Api {
             return Err(ApiError::BodyTooLarge { limit: limit.0, limit_source: limit.1 });
         }
         let body_timed_out = || ApiError::RequestTimeout { seconds: timeout.as_secs_f64() };
-        if routes::route_of(parts.uri.path()) == Some(upload::ROUTE) && parts.method == http::Method::POST {
+        if Route::of(parts.uri.path()) == Some(Route::AnalyzeFile) && parts.method == http::Method::POST {
             let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
             let chunks = BodyDataStream::new(body).map(|chunk| chunk.map(|mut data| data.copy_to_bytes(data.remaining())));
             let upload = tokio::time::timeout(timeout, upload::read(self.engine.config(), content_type, chunks)).await.map_err(|_| body_timed_out())??;
@@ -146,7 +154,7 @@ impl Api {
         let bytes = tokio::time::timeout(timeout, read_body(body, limit, declared)).await.map_err(|_| body_timed_out())??;
         let request = Request::from_parts(parts, bytes);
         // Health checks, the model list and refusals of unknown routes never wait behind analyses.
-        if request.method() != http::Method::POST || routes::route_of(request.uri().path()).is_none() {
+        if !Route::of(request.uri().path()).is_some_and(|route| route.analyses() && request.method() == route.method()) {
             return Ok(self.answer(request, &Budget::unlimited()));
         }
         self.run_blocking(started, move |api, budget| Ok(api.answer(request, budget))).await
@@ -185,8 +193,8 @@ impl Api {
     }
 
     /// Refuses (413) a body in memory that is over its route's limit.
-    pub(crate) fn check_body_size(&self, path: &str, body: &[u8]) -> Result<(), ApiError> {
-        let (limit, limit_source) = self.body_limit_and_source(path);
+    pub(crate) fn check_body_size(&self, route: Route, body: &[u8]) -> Result<(), ApiError> {
+        let (limit, limit_source) = self.route_body_limit(route);
         if body.len() as u64 > limit {
             return Err(ApiError::BodyTooLarge { limit, limit_source });
         }
@@ -235,7 +243,7 @@ where
 pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 fn facts_of<B>(request: &Request<B>) -> RequestFacts {
-    RequestFacts { method: request.method().clone(), route: routes::route_of(request.uri().path()).unwrap_or("unmatched") }
+    RequestFacts { method: request.method().clone(), route: Route::of(request.uri().path()).map_or("unmatched", Route::path) }
 }
 
 /// A JSON response with `status`.

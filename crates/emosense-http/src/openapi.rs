@@ -10,7 +10,7 @@ use schemars::{JsonSchema, SchemaGenerator};
 use serde_json::{json, Map, Value};
 
 use crate::error::ErrorBody;
-use crate::routes::{AudioRequest, BatchRequest, BatchResponse, FaceRequest, HealthResponse, ModelsResponse, MultimodalRequest, TextRequest, ROUTES};
+use crate::routes::{AudioRequest, BatchRequest, BatchResponse, FaceRequest, HealthResponse, ModelsResponse, MultimodalRequest, Route, TextRequest};
 
 /// Statuses every analysis route may answer besides 200, with what they mean.
 const ANALYSIS_ERRORS: &[(u16, &str)] = &[
@@ -52,29 +52,28 @@ fn build() -> Value {
     let mut requests = generator(false);
     let mut responses = generator(true);
     let (req, resp) = (&mut requests, &mut responses);
-    let paths: Map<String, Value> = ROUTES
-        .iter()
-        .map(|(path, method)| {
-            let operation = match *path {
-                "/api/v1/emotion/analyze/text" => analysis::<TextRequest, AnalysisResult>("Emotions of one text", req, resp),
-                "/api/v1/emotion/analyze/batch" => analysis::<BatchRequest, BatchResponse<'static>>("Emotions of up to 256 texts, in order", req, resp),
-                "/api/v1/emotion/analyze/audio" => analysis::<AudioRequest, AnalysisResult>("Emotions in speech (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3 or M4A/AAC)", req, resp),
-                "/api/v1/emotion/analyze/face" => analysis::<FaceRequest, AnalysisResult>("Emotions of every face in an image", req, resp),
-                "/api/v1/emotion/analyze/multimodal" => {
+    let paths: Map<String, Value> = Route::ALL
+        .into_iter()
+        .map(|route| {
+            let operation = match route {
+                Route::AnalyzeText => analysis::<TextRequest, AnalysisResult>("Emotions of one text", req, resp),
+                Route::AnalyzeBatch => analysis::<BatchRequest, BatchResponse<'static>>("Emotions of up to 256 texts, in order", req, resp),
+                Route::AnalyzeAudio => analysis::<AudioRequest, AnalysisResult>("Emotions in speech (WAV incl. μ-law/A-law, FLAC, Ogg Vorbis or Opus, MP3 or M4A/AAC)", req, resp),
+                Route::AnalyzeFace => analysis::<FaceRequest, AnalysisResult>("Emotions of every face in an image", req, resp),
+                Route::AnalyzeMultimodal => {
                     analysis::<MultimodalRequest, MultimodalResult>("Text, speech and faces analysed together and fused", req, resp)
                 }
-                "/api/v1/emotion/analyze/file" => Operation {
+                Route::AnalyzeFile => Operation {
                     summary: "Emotions of an uploaded file: text, audio, an image or a video",
                     request: Some(("multipart/form-data", file_form(req))),
                     response: resp.subschema_for::<AnalysisResult>().to_value(),
                     errors: true,
                 },
-                "/api/v1/health" => lookup::<HealthResponse>("Liveness, version and the models loaded so far", resp),
-                "/api/v1/models" => lookup::<ModelsResponse>("Every model with its tier, files and manifest entry", resp),
-                "/api/v1/openapi.json" => Operation { summary: "This document", request: None, response: json!({"type": "object"}), errors: false },
-                other => unreachable!("route {other} has no OpenAPI operation"),
+                Route::Health => lookup::<HealthResponse>("Liveness, version, whether each deployed modality reaches its primary tier, and the models loaded so far", resp),
+                Route::Models => lookup::<ModelsResponse>("Every model with its tier, files, load state or error, and manifest entry", resp),
+                Route::OpenApi => Operation { summary: "This document", request: None, response: json!({"type": "object"}), errors: false },
             };
-            ((*path).to_owned(), json!({ method.as_str().to_ascii_lowercase(): operation_object(path, operation, resp) }))
+            (route.path().to_owned(), json!({ route.method().as_str().to_ascii_lowercase(): operation_object(route.path(), operation, resp) }))
         })
         .collect();
     let mut schemas = requests.take_definitions(true);
@@ -143,8 +142,8 @@ mod tests {
     #[test]
     fn every_route_has_an_operation_and_every_reference_resolves() {
         let document = document();
-        for (path, method) in ROUTES {
-            assert!(document["paths"][path][method.as_str().to_ascii_lowercase()].is_object(), "{path}");
+        for route in Route::ALL {
+            assert!(document["paths"][route.path()][route.method().as_str().to_ascii_lowercase()].is_object(), "{route:?}");
         }
         let text = document.to_string();
         for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {

@@ -11,44 +11,89 @@ use serde::{Deserialize, Serialize};
 use crate::log::Answered;
 use crate::{json_response, upload, Api, ApiError};
 
-/// Path and allowed method of every route (paths answer 405 for other methods).
-pub(crate) const ROUTES: &[(&str, Method)] = &[
-    ("/api/v1/emotion/analyze/text", Method::POST),
-    ("/api/v1/emotion/analyze/batch", Method::POST),
-    ("/api/v1/emotion/analyze/audio", Method::POST),
-    ("/api/v1/emotion/analyze/face", Method::POST),
-    ("/api/v1/emotion/analyze/multimodal", Method::POST),
-    ("/api/v1/emotion/analyze/file", Method::POST),
-    ("/api/v1/health", Method::GET),
-    ("/api/v1/models", Method::GET),
-    ("/api/v1/openapi.json", Method::GET),
-];
+/// Every route of API v1: the one table that dispatch, body limits, the OpenAPI document and the deployment
+/// descriptors' checks are written against (each `match` on it names every route).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    AnalyzeText,
+    AnalyzeBatch,
+    AnalyzeAudio,
+    AnalyzeFace,
+    AnalyzeMultimodal,
+    AnalyzeFile,
+    Health,
+    Models,
+    OpenApi,
+}
 
-/// The route a path names (a trailing slash is ignored).
-pub(crate) fn route_of(path: &str) -> Option<&'static str> {
-    let path = path.trim_end_matches('/');
-    ROUTES.iter().find(|(p, _)| *p == path).map(|(p, _)| *p)
+impl Route {
+    /// Every route, in the order the OpenAPI document lists them.
+    pub const ALL: [Route; 9] = [
+        Route::AnalyzeText,
+        Route::AnalyzeBatch,
+        Route::AnalyzeAudio,
+        Route::AnalyzeFace,
+        Route::AnalyzeMultimodal,
+        Route::AnalyzeFile,
+        Route::Health,
+        Route::Models,
+        Route::OpenApi,
+    ];
+
+    /// The route's path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::AnalyzeText => "/api/v1/emotion/analyze/text",
+            Route::AnalyzeBatch => "/api/v1/emotion/analyze/batch",
+            Route::AnalyzeAudio => "/api/v1/emotion/analyze/audio",
+            Route::AnalyzeFace => "/api/v1/emotion/analyze/face",
+            Route::AnalyzeMultimodal => "/api/v1/emotion/analyze/multimodal",
+            Route::AnalyzeFile => "/api/v1/emotion/analyze/file",
+            Route::Health => "/api/v1/health",
+            Route::Models => "/api/v1/models",
+            Route::OpenApi => "/api/v1/openapi.json",
+        }
+    }
+
+    /// The one method the route answers (others get 405).
+    pub fn method(self) -> &'static Method {
+        match self {
+            Route::Health | Route::Models | Route::OpenApi => &Method::GET,
+            _ => &Method::POST,
+        }
+    }
+
+    /// Whether the route runs an analysis (and so waits for a slot in the analysis queue).
+    pub fn analyses(self) -> bool {
+        *self.method() == Method::POST
+    }
+
+    /// The route a path names (a trailing slash is ignored).
+    pub fn of(path: &str) -> Option<Route> {
+        let path = path.trim_end_matches('/');
+        Route::ALL.into_iter().find(|r| r.path() == path)
+    }
 }
 
 pub(crate) fn dispatch(api: &Api, request: Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let path = request.uri().path().trim_end_matches('/').to_owned();
-    let Some((route, allowed)) = ROUTES.iter().find(|(p, _)| *p == path) else {
+    let Some(route) = Route::of(&path) else {
         return Err(ApiError::NotFound(path));
     };
-    if request.method() != allowed {
-        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allowed: allowed.as_str() });
+    if request.method() != route.method() {
+        return Err(ApiError::MethodNotAllowed { method: request.method().to_string(), path, allowed: route.method().as_str() });
     }
     api.check_body_size(route, request.body())?;
-    match *route {
-        "/api/v1/emotion/analyze/text" => analyze_text(api, &request, budget),
-        "/api/v1/emotion/analyze/batch" => analyze_batch(api, &request, budget),
-        "/api/v1/emotion/analyze/audio" => analyze_audio(api, &request, budget),
-        "/api/v1/emotion/analyze/face" => analyze_face(api, &request, budget),
-        "/api/v1/emotion/analyze/multimodal" => analyze_multimodal(api, &request, budget),
-        upload::ROUTE => upload::analyze(api, upload::read_buffered(api, &request)?, budget),
-        "/api/v1/health" => Ok(health(api)),
-        "/api/v1/openapi.json" => Ok(json_response(StatusCode::OK, crate::openapi::document())),
-        _ => Ok(json_response(StatusCode::OK, &ModelsResponse { models: api.engine().models() })),
+    match route {
+        Route::AnalyzeText => analyze_text(api, &request, budget),
+        Route::AnalyzeBatch => analyze_batch(api, &request, budget),
+        Route::AnalyzeAudio => analyze_audio(api, &request, budget),
+        Route::AnalyzeFace => analyze_face(api, &request, budget),
+        Route::AnalyzeMultimodal => analyze_multimodal(api, &request, budget),
+        Route::AnalyzeFile => upload::analyze(api, upload::read_buffered(api, &request)?, budget),
+        Route::Health => Ok(health(api)),
+        Route::Models => Ok(json_response(StatusCode::OK, &ModelsResponse { models: api.engine().models() })),
+        Route::OpenApi => Ok(json_response(StatusCode::OK, crate::openapi::document())),
     }
 }
 
@@ -284,9 +329,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_upload_route_is_in_the_table() {
-        assert_eq!(route_of(upload::ROUTE), Some(upload::ROUTE));
-        assert_eq!(route_of("/api/v1/emotion/analyze/text/"), Some("/api/v1/emotion/analyze/text"));
-        assert_eq!(route_of("/api/v2/emotion"), None);
+    fn paths_name_their_routes() {
+        for route in Route::ALL {
+            assert_eq!(Route::of(route.path()), Some(route));
+            assert_eq!(Route::of(&format!("{}/", route.path())), Some(route));
+        }
+        assert_eq!(Route::of("/api/v2/emotion"), None);
+    }
+
+    #[test]
+    fn every_route_is_deployed_on_both_platforms_and_nothing_else() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+        let template = std::fs::read_to_string(format!("{root}/template.yaml")).unwrap();
+        let vercel = std::fs::read_to_string(format!("{root}/vercel.json")).unwrap();
+        let lines: Vec<&str> = template.lines().map(str::trim).collect();
+        let mut deployed: Vec<(String, String)> = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            if let (Some(path), Some(method)) = (line.strip_prefix("Path: "), lines.get(i + 1).and_then(|l| l.strip_prefix("Method: "))) {
+                deployed.push((path.to_owned(), method.to_owned()));
+            }
+        }
+        let expected: Vec<(String, String)> = Route::ALL.iter().map(|r| (r.path().to_owned(), r.method().to_string())).collect();
+        assert_eq!(deployed, expected, "template.yaml: one API event per route, with its method");
+        let vercel: serde_json::Value = serde_json::from_str(&vercel).unwrap();
+        let mut functions: Vec<&str> = vercel["functions"].as_object().unwrap().keys().map(String::as_str).collect();
+        let mut files: Vec<String> = Route::ALL.iter().map(|r| format!("{}.rs", &r.path()[1..])).collect();
+        functions.sort_unstable();
+        files.sort_unstable();
+        assert_eq!(functions, files, "vercel.json: one function per route, at the route's path");
     }
 }

@@ -14,9 +14,6 @@ use http::{Request, Response, StatusCode};
 use crate::routes::answered;
 use crate::{json_response, Api, ApiError};
 
-/// The route.
-pub(crate) const ROUTE: &str = "/api/v1/emotion/analyze/file";
-
 /// Longest value accepted in a form field other than `file`.
 const MAX_FIELD_BYTES: usize = 64;
 

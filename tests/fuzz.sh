@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every decoder and request parser with cargo fuzz (libFuzzer, the stable toolchain, no
 # sanitizer: the code is safe Rust over C/C++ decoders built from source). Each target runs for SECONDS (20 in CI)
-# from seeds: the repository's media fixtures, the hostile inputs of tests/hardening.rs (made here from the
+# from seeds: the repository's media fixtures, the hostile inputs of crates/emosense-http/tests/hardening.rs (made here from the
 # fixtures), what earlier runs found (tests/data/fuzz/) and fuzz/seeds/. A crash, a panic that escapes, an input
 # slower than 10 s or a run over 512 MB of memory fails the script and leaves the input under fuzz/artifacts/.
 #   tests/fuzz.sh [SECONDS] [TARGET...]

@@ -1,6 +1,6 @@
 //! The `emosense` binary: command-line analysis, configuration errors, and the HTTP server over a real socket.
 
-#[path = "support/raw_http.rs"]
+#[path = "../../../tests/support/raw_http.rs"]
 mod raw_http;
 
 use std::io::{BufRead, BufReader, Write};

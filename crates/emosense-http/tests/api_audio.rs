@@ -3,7 +3,7 @@
 //! the feature summary, and every class of bad input.
 
 mod common;
-#[path = "support/wav.rs"]
+#[path = "../../../tests/support/wav.rs"]
 mod wav;
 
 use base64::Engine;

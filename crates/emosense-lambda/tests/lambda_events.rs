@@ -1,6 +1,7 @@
 //! Real API Gateway events (HTTP API v2 and REST API v1, tests/data/lambda/) decoded by `lambda_http`, through the
 //! Lambda adapter and the shared router, back to a Lambda response.
 
+#[path = "../../emosense-http/tests/common/mod.rs"]
 mod common;
 
 use emosense_lambda::{to_api_request, to_lambda_response};

@@ -77,7 +77,7 @@ fn fallback_result_matches_golden_json() {
     assert_eq!(status, 200);
     body["metadata"]["latency_ms"] = json!(0.0);
     body["metadata"]["model_version"] = json!("");
-    let golden: Value = serde_json::from_str(include_str!("data/golden/text_fallback.json")).unwrap();
+    let golden: Value = serde_json::from_str(include_str!("../../../tests/data/golden/text_fallback.json")).unwrap();
     assert_eq!(body, golden, "actual: {}", serde_json::to_string_pretty(&body).unwrap());
 }
 

@@ -3,7 +3,7 @@
 //! of a landscape, on the face route, in `/multimodal` as `video_base64`, and uploaded to `/file`.
 
 mod common;
-#[path = "support/multipart.rs"]
+#[path = "../../../tests/support/multipart.rs"]
 mod multipart;
 
 use base64::Engine;

@@ -2,7 +2,7 @@
 //! shipped models, weights moving toward the confident modality, degraded modalities, and bad input naming its field.
 
 mod common;
-#[path = "support/wav.rs"]
+#[path = "../../../tests/support/wav.rs"]
 mod wav;
 
 use base64::Engine;

@@ -2,9 +2,9 @@
 //! by magic bytes, wrong types, and oversize files refused while they stream in.
 
 mod common;
-#[path = "support/multipart.rs"]
+#[path = "../../../tests/support/multipart.rs"]
 mod multipart;
-#[path = "support/wav.rs"]
+#[path = "../../../tests/support/wav.rs"]
 mod wav;
 
 use std::sync::atomic::{AtomicU64, Ordering};

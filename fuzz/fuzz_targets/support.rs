@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use emosense_core::{Config, EmoSense};
+use emosense_core::{Config, EmoSense, Limits};
 
 /// Lets panics that the code under test catches (third-party decoders run behind `catch_unwind`, and their panics
 /// are answered as corrupt files) pass silently; one that escapes still aborts the run, as libFuzzer's harness
@@ -29,12 +29,8 @@ pub fn shared_engine() -> &'static EmoSense {
 pub fn engine() -> EmoSense {
     EmoSense::new(Config {
         model_dir: std::env::temp_dir().join("emosense-fuzz-no-models"),
-        max_audio_bytes: 1 << 20,
-        max_video_bytes: 1 << 20,
-        max_image_pixels: 4 << 20,
-        max_video_frame_pixels: 1 << 20,
+        limits: Limits { audio_bytes: 1 << 20, media_bytes: 1 << 20, image_pixels: 4 << 20, video_frame_pixels: 1 << 20, text_chars: 2000 },
         max_video_frames: 8,
-        max_text_chars: 2000,
         request_timeout: Duration::from_secs(10),
         ..Config::default()
     })

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::fusion::FusionPriors;
+use crate::limits::Limits;
 
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,18 +44,8 @@ pub struct Config {
     pub batch_size: usize,
     /// `EMOTION_MODEL_PRECISION`: `int8` (default) or `fp32`.
     pub precision: Precision,
-    /// `MAX_TEXT_LENGTH`: characters per text (5000).
-    pub max_text_chars: usize,
-    /// `MAX_AUDIO_FILE_SIZE`: bytes per audio file (10MB).
-    pub max_audio_bytes: u64,
-    /// `MAX_VIDEO_FILE_SIZE`: bytes per image or video file (50MB).
-    pub max_video_bytes: u64,
-    /// `MAX_IMAGE_PIXELS`: width × height an image may declare before it is decoded (25000000, a 24-megapixel
-    /// photo; decoding holds about 3-4 bytes per pixel).
-    pub max_image_pixels: u64,
-    /// `MAX_VIDEO_FRAME_PIXELS`: width × height a video frame may have, checked from the container before decoding
-    /// (8294400, 3840 × 2160).
-    pub max_video_frame_pixels: u64,
+    /// `MAX_TEXT_LENGTH`, `MAX_AUDIO_FILE_SIZE`, `MAX_VIDEO_FILE_SIZE`, `MAX_IMAGE_PIXELS`, `MAX_VIDEO_FRAME_PIXELS`.
+    pub limits: Limits,
     /// `VIDEO_SAMPLE_FPS`: video frames analysed per second (2).
     pub video_sample_fps: f64,
     /// `MAX_VIDEO_FRAMES`: most frames analysed per video; longer videos are sampled evenly (60).
@@ -125,11 +116,7 @@ impl Default for Config {
             model_dir: default_model_dir(),
             batch_size: 16,
             precision: Precision::Int8,
-            max_text_chars: 5000,
-            max_audio_bytes: 10 * 1024 * 1024,
-            max_video_bytes: 50 * 1024 * 1024,
-            max_image_pixels: 25_000_000,
-            max_video_frame_pixels: 3840 * 2160,
+            limits: Limits::default(),
             video_sample_fps: 2.0,
             max_video_frames: 60,
             warmup: false,
@@ -178,25 +165,25 @@ impl Config {
             };
         }
         if let Some((var, value)) = get("MAX_TEXT_LENGTH") {
-            config.max_text_chars = match value.parse::<usize>() {
+            config.limits.text_chars = match value.parse::<usize>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(bad(var, &value, "expected a positive number of characters")),
             };
         }
         if let Some((var, value)) = get("MAX_AUDIO_FILE_SIZE") {
-            config.max_audio_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+            config.limits.audio_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
         }
         if let Some((var, value)) = get("MAX_VIDEO_FILE_SIZE") {
-            config.max_video_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
+            config.limits.media_bytes = parse_size(&value).ok_or_else(|| bad(var, &value, SIZE_HINT))?;
         }
         if let Some((var, value)) = get("MAX_IMAGE_PIXELS") {
-            config.max_image_pixels = match value.parse::<u64>() {
+            config.limits.image_pixels = match value.parse::<u64>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(bad(var, &value, "expected a positive number of pixels")),
             };
         }
         if let Some((var, value)) = get("MAX_VIDEO_FRAME_PIXELS") {
-            config.max_video_frame_pixels = match value.parse::<u64>() {
+            config.limits.video_frame_pixels = match value.parse::<u64>() {
                 Ok(n) if n > 0 => n,
                 _ => return Err(bad(var, &value, "expected a positive number of pixels")),
             };
@@ -313,11 +300,11 @@ mod tests {
     fn defaults_when_unset() {
         let c = config(&[]).unwrap();
         assert_eq!(c.batch_size, 16);
-        assert_eq!(c.max_text_chars, 5000);
-        assert_eq!(c.max_audio_bytes, 10 * 1024 * 1024);
-        assert_eq!(c.max_video_bytes, 50 * 1024 * 1024);
-        assert_eq!(c.max_image_pixels, 25_000_000);
-        assert_eq!(c.max_video_frame_pixels, 3840 * 2160);
+        assert_eq!(c.limits.text_chars, 5000);
+        assert_eq!(c.limits.audio_bytes, 10 * 1024 * 1024);
+        assert_eq!(c.limits.media_bytes, 50 * 1024 * 1024);
+        assert_eq!(c.limits.image_pixels, 25_000_000);
+        assert_eq!(c.limits.video_frame_pixels, 3840 * 2160);
         assert_eq!((c.video_sample_fps, c.max_video_frames), (2.0, 60));
         assert_eq!(c.precision, Precision::Int8);
         assert_eq!(c.device, Device::Cpu);
@@ -397,8 +384,8 @@ mod tests {
         assert_eq!(c.model_dir, PathBuf::from("/opt/models"));
         assert_eq!(c.batch_size, 32);
         assert_eq!(c.precision, Precision::Fp32);
-        assert_eq!(c.max_text_chars, 100);
-        assert_eq!(c.max_video_bytes, 4 << 20);
+        assert_eq!(c.limits.text_chars, 100);
+        assert_eq!(c.limits.media_bytes, 4 << 20);
         assert!(c.warmup);
         assert_eq!(c.fusion_priors, FusionPriors { text: 0.2, audio: 0.3, face: 0.6 });
     }

@@ -11,6 +11,7 @@ pub mod emotion;
 pub mod error;
 pub mod face;
 pub mod fusion;
+pub mod limits;
 pub mod media;
 mod onnx;
 mod parallel;
@@ -21,6 +22,7 @@ pub mod tier;
 
 pub use budget::{Budget, CancelOnDrop};
 pub use config::{Config, Device, EnsembleSpec, Precision};
+pub use limits::{Limit, Limits};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
 pub use registry::{Modality, ModelManifest, ModelStatus, Registry, Role};

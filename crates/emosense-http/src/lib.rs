@@ -86,15 +86,15 @@ impl Api {
         let config = self.engine.config();
         let base64 = |bytes: u64| bytes.div_ceil(3) * 4;
         // Each character may take 4 bytes in UTF-8 and up to 12 as a JSON escape of a surrogate pair.
-        let text = config.max_text_chars as u64 * 12;
+        let text = config.limits.text_chars as u64 * 12;
         const FIELDS: u64 = 64 << 10;
         match route {
             Route::AnalyzeText => (text + FIELDS, "MAX_TEXT_LENGTH"),
             Route::AnalyzeBatch => (text * emosense_core::text::MAX_BATCH_TEXTS as u64 + FIELDS, "MAX_TEXT_LENGTH x 256 texts"),
-            Route::AnalyzeAudio => (base64(config.max_audio_bytes) + FIELDS, "MAX_AUDIO_FILE_SIZE"),
-            Route::AnalyzeFace => (base64(config.max_video_bytes) + FIELDS, "MAX_VIDEO_FILE_SIZE"),
+            Route::AnalyzeAudio => (base64(config.limits.audio_bytes) + FIELDS, "MAX_AUDIO_FILE_SIZE"),
+            Route::AnalyzeFace => (base64(config.limits.media_bytes) + FIELDS, "MAX_VIDEO_FILE_SIZE"),
             Route::AnalyzeMultimodal => {
-                (text + base64(config.max_audio_bytes) + base64(config.max_video_bytes) + FIELDS, "MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE")
+                (text + base64(config.limits.audio_bytes) + base64(config.limits.media_bytes) + FIELDS, "MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE")
             }
             Route::AnalyzeFile => (upload::body_limit(config), "the largest of MAX_TEXT_LENGTH, MAX_AUDIO_FILE_SIZE and MAX_VIDEO_FILE_SIZE"),
             Route::Health | Route::Models | Route::OpenApi => (FIELDS, "a route that reads no body"),

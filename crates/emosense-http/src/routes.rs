@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, Health, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
+use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, Health, Limit, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use schemars::JsonSchema;
@@ -222,7 +222,7 @@ fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 
 fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: AudioRequest = parse_json(request)?;
-    let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().max_audio_bytes, "MAX_AUDIO_FILE_SIZE")?;
+    let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().limits.audio_file())?;
     let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone() };
     let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
@@ -230,7 +230,7 @@ fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 
 fn analyze_face(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: FaceRequest = parse_json(request)?;
-    let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().max_video_bytes, "MAX_VIDEO_FILE_SIZE")?;
+    let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().limits.media_file())?;
     let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone() };
     let result = api.engine().face().analyze("image_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
@@ -249,14 +249,14 @@ pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget) ->
         return Err(Error::invalid("model_type", format!("must be \"multimodal\" on this route, not {other:?}")).into());
     }
     let config = api.engine().config();
-    let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.max_audio_bytes, "MAX_AUDIO_FILE_SIZE")).transpose()?;
-    let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.max_video_bytes, "MAX_VIDEO_FILE_SIZE")).transpose()?;
+    let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.limits.audio_file())).transpose()?;
+    let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.limits.media_file())).transpose()?;
     let input = MultimodalInput { text: body.text.as_deref(), audio: audio.as_deref(), video: video.as_deref() };
     Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier, budget: budget.clone() })?)
 }
 
-/// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit` bytes.
-fn decode_base64(field: &str, encoded: &str, limit: u64, limit_source: &'static str) -> Result<Vec<u8>, ApiError> {
+/// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit`.
+fn decode_base64(field: &str, encoded: &str, limit: Limit) -> Result<Vec<u8>, ApiError> {
     let payload = match encoded.strip_prefix("data:") {
         Some(data_url) => data_url.split_once(";base64,").map(|(_, data)| data).ok_or_else(|| Error::invalid(field, "is a data: URL without ;base64,"))?,
         None => encoded,
@@ -268,8 +268,9 @@ fn decode_base64(field: &str, encoded: &str, limit: u64, limit_source: &'static 
         payload.into()
     };
     let decoded_len = (payload.len() as u64 / 4) * 3;
-    if decoded_len > limit + 2 {
-        return Err(Error::TooLarge { field: field.to_owned(), actual: decoded_len, limit, unit: "bytes", limit_source }.into());
+    // Up to two bytes of the last group may be padding.
+    if decoded_len > limit.value + 2 {
+        return Err(limit.refusal(field, decoded_len).into());
     }
     base64::engine::general_purpose::STANDARD
         .decode(payload.as_bytes())

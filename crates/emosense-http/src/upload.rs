@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use emosense_core::{Budget, Config, Error, FileFacts, MediaKind, Tier};
+use emosense_core::{Budget, Config, Error, FileFacts, Limit, MediaKind, Tier};
 use futures_util::Stream;
 use http::{Request, Response, StatusCode};
 
@@ -54,23 +54,13 @@ pub(crate) struct Upload {
     tier: Option<Tier>,
 }
 
-/// Size limit of each kind of file, with the variable that sets it.
-fn limit_of(config: &Config, kind: MediaKind) -> (u64, &'static str) {
-    match kind {
-        // Every character may take 4 bytes in UTF-8, plus a byte order mark.
-        MediaKind::Text => (config.max_text_chars as u64 * 4 + 3, "MAX_TEXT_LENGTH"),
-        MediaKind::Audio => (config.max_audio_bytes, "MAX_AUDIO_FILE_SIZE"),
-        MediaKind::Video => (config.max_video_bytes, "MAX_VIDEO_FILE_SIZE"),
-    }
+/// The largest file limit of any kind (used until the file's kind is known).
+fn largest_limit(config: &Config) -> Limit {
+    [MediaKind::Text, MediaKind::Audio, MediaKind::Video].into_iter().map(|k| config.limits.file(k)).max_by_key(|l| l.value).unwrap_or(config.limits.media_file())
 }
 
-/// The largest limit of any kind (used until the file's kind is known).
-fn largest_limit(config: &Config) -> (u64, &'static str) {
-    [MediaKind::Text, MediaKind::Audio, MediaKind::Video].into_iter().map(|k| limit_of(config, k)).max_by_key(|(l, _)| *l).unwrap_or((0, ""))
-}
-
-fn too_large(actual: u64, (limit, limit_source): (u64, &'static str)) -> ApiError {
-    Error::TooLarge { field: "file".into(), actual, limit, unit: "bytes", limit_source }.into()
+fn too_large(actual: u64, limit: Limit) -> ApiError {
+    limit.refusal("file", actual).into()
 }
 
 /// Bytes a form may hold beyond its file (part headers, boundaries, the short fields).
@@ -78,7 +68,7 @@ const FORM_OVERHEAD_BYTES: u64 = 64 << 10;
 
 /// Largest body the route accepts: the largest file of any kind and the rest of the form.
 pub(crate) fn body_limit(config: &Config) -> u64 {
-    largest_limit(config).0 + FORM_OVERHEAD_BYTES
+    largest_limit(config).value + FORM_OVERHEAD_BYTES
 }
 
 /// The body as the multipart parser pulls it: counts bytes and fails once they pass the current limit (which
@@ -87,7 +77,7 @@ pub(crate) fn body_limit(config: &Config) -> u64 {
 struct MeteredBody<S> {
     inner: Pin<Box<S>>,
     pulled: u64,
-    limit: Arc<Mutex<(u64, &'static str)>>,
+    limit: Arc<Mutex<Limit>>,
     yield_next: bool,
 }
 
@@ -96,7 +86,7 @@ struct MeteredBody<S> {
 #[error("file passed its size limit")]
 struct LimitReached {
     pulled: u64,
-    limit: (u64, &'static str),
+    limit: Limit,
 }
 
 impl<S, E> Stream for MeteredBody<S>
@@ -116,7 +106,7 @@ where
                 self.pulled += chunk.len() as u64;
                 self.yield_next = true;
                 let limit = *self.limit.lock().unwrap_or_else(|e| e.into_inner());
-                if self.pulled > limit.0 + FORM_OVERHEAD_BYTES {
+                if self.pulled > limit.value + FORM_OVERHEAD_BYTES {
                     return Poll::Ready(Some(Err(Box::new(LimitReached { pulled: self.pulled, limit }))));
                 }
                 Poll::Ready(Some(Ok(chunk)))
@@ -150,7 +140,7 @@ where
             "analysis_type" => {
                 let parsed = AnalysisType::parse(&small_field("analysis_type", field).await?)?;
                 if let AnalysisType::Kind(kind) = parsed {
-                    set_limit(limit_of(config, kind));
+                    set_limit(config.limits.file(kind));
                 }
                 analysis_type = Some(parsed);
             }
@@ -164,18 +154,18 @@ where
                 }
                 let file_name = field.file_name().map(str::to_owned);
                 let mut limit = match analysis_type {
-                    Some(AnalysisType::Kind(kind)) => Some(limit_of(config, kind)),
+                    Some(AnalysisType::Kind(kind)) => Some(config.limits.file(kind)),
                     _ => None,
                 };
                 let mut bytes = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
                     bytes.extend_from_slice(&chunk);
                     if limit.is_none() && bytes.len() >= 16 {
-                        limit = MediaKind::sniff(&bytes).map(|kind| limit_of(config, kind));
+                        limit = MediaKind::sniff(&bytes).map(|kind| config.limits.file(kind));
                         limit.into_iter().for_each(set_limit);
                     }
                     let limit = limit.unwrap_or_else(|| largest_limit(config));
-                    if bytes.len() as u64 > limit.0 {
+                    if bytes.len() as u64 > limit.value {
                         return Err(too_large(bytes.len() as u64, limit));
                     }
                 }
@@ -194,8 +184,8 @@ where
             Error::unsupported("file", "is not UTF-8 text, audio, an image or a video (read from its first bytes)")
         })?,
     };
-    let limit = limit_of(config, kind);
-    if bytes.len() as u64 > limit.0 {
+    let limit = config.limits.file(kind);
+    if bytes.len() as u64 > limit.value {
         return Err(too_large(bytes.len() as u64, limit));
     }
     Ok(Upload { analysis_type, kind, bytes, file_name, tier })

@@ -8,7 +8,7 @@ mod wav;
 
 use base64::Engine;
 use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
-use emosense_core::Config;
+use emosense_core::{Config, Limits};
 use serde_json::{json, Value};
 use wav::{speech_like, spoken_for, spoken_sentence, wav};
 
@@ -215,7 +215,7 @@ fn bad_audio_gets_clear_json_errors() {
 
 #[test]
 fn audio_over_the_size_limit_is_refused_before_decoding() {
-    let small = api_with(Config { model_dir: model_dir(), max_audio_bytes: 10_000, ..Config::default() });
+    let small = api_with(Config { model_dir: model_dir(), limits: Limits { audio_bytes: 10_000, ..Limits::default() }, ..Config::default() });
     let audio = encode(&wav(&speech(16_000), 16_000, 1, 16, false));
     let (status, body) = send(&small, post_json(ROUTE, json!({"audio_base64": audio}).to_string()));
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")));

@@ -8,7 +8,7 @@ use std::io::Cursor;
 
 use base64::Engine;
 use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
-use emosense_core::Config;
+use emosense_core::{Config, Limits};
 use serde_json::{json, Value};
 
 const ROUTE: &str = "/api/v1/emotion/analyze/face";
@@ -221,14 +221,14 @@ fn bad_images_get_clear_json_errors() {
 
 #[test]
 fn images_over_the_limits_are_refused() {
-    let small = api_with(Config { model_dir: model_dir(), max_video_bytes: 10_000, max_image_pixels: 100_000, ..Config::default() });
+    let small = api_with(Config { model_dir: model_dir(), limits: Limits { media_bytes: 10_000, image_pixels: 100_000, ..Limits::default() }, ..Config::default() });
     let (status, body) = send(&small, post_json(ROUTE, json!({"image_base64": encode(&image("portrait.jpg"))}).to_string()));
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("MAX_VIDEO_FILE_SIZE"), "{body}");
     // 256 x 256 = 65,536 pixels fits; 512 x 512 = 262,144 declared in the header does not, whatever the file size.
     let (status, _) = send(&small, post_json(ROUTE, json!({"image_base64": encode(&image("portrait_exif_rotated.jpg"))}).to_string()));
     assert_eq!(status, 413, "the 21 kB file is over 10,000 bytes");
-    let pixels = api_with(Config { model_dir: model_dir(), max_image_pixels: 100_000, ..Config::default() });
+    let pixels = api_with(Config { model_dir: model_dir(), limits: Limits { image_pixels: 100_000, ..Limits::default() }, ..Config::default() });
     let (status, body) = send(&pixels, post_json(ROUTE, json!({"image_base64": encode(&image("portrait.jpg"))}).to_string()));
     assert_eq!((status, body["error"]["code"].as_str()), (413, Some("payload_too_large")), "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("MAX_IMAGE_PIXELS"), "{body}");

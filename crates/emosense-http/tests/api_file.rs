@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use common::{api, api_with, assert_valid_result, model_dir, parts, send};
-use emosense_core::Config;
+use emosense_core::{Config, Limits};
 use emosense_http::Api;
 use http::Request;
 use multipart::{content_type, form};
@@ -114,7 +114,7 @@ fn wrong_types_and_malformed_forms_get_clear_errors() {
 
 #[test]
 fn each_kind_has_its_own_size_limit() {
-    let small = api_with(Config { model_dir: model_dir(), max_audio_bytes: 20_000, max_text_chars: 10, ..Config::default() });
+    let small = api_with(Config { model_dir: model_dir(), limits: Limits { audio_bytes: 20_000, text_chars: 10, ..Limits::default() }, ..Config::default() });
     let (status, body) = upload(&small, Some("audio"), "clip.wav", &speech());
     assert_eq!(status, 413, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("MAX_AUDIO_FILE_SIZE"));
@@ -128,7 +128,7 @@ fn each_kind_has_its_own_size_limit() {
 
 #[test]
 fn an_oversize_upload_is_refused_while_streaming() {
-    let config = Config { model_dir: model_dir(), max_video_bytes: 1 << 20, ..Config::default() };
+    let config = Config { model_dir: model_dir(), limits: Limits { media_bytes: 1 << 20, ..Limits::default() }, ..Config::default() };
     let api = Arc::new(api_with(config));
     // A 1 GiB upload produced lazily, 64 KiB at a time: counting what the server pulls shows it stops at the limit.
     let sent = Arc::new(AtomicU64::new(0));

@@ -9,7 +9,7 @@ mod multipart;
 use base64::Engine;
 use bytes::Bytes;
 use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
-use emosense_core::Config;
+use emosense_core::{Config, Limits};
 use serde_json::{json, Value};
 
 fn video(name: &str) -> Vec<u8> {
@@ -101,7 +101,7 @@ fn bad_videos_get_clear_json_errors() {
         assert_eq!(got, status, "{words}: {body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(words), "{words:?} in {body}");
     }
-    let tiny = api_with(Config { model_dir: model_dir(), max_video_frame_pixels: 50_000, ..Config::default() });
+    let tiny = api_with(Config { model_dir: model_dir(), limits: Limits { video_frame_pixels: 50_000, ..Limits::default() }, ..Config::default() });
     let (status, body) = send(&tiny, post_json("/api/v1/emotion/analyze/face", json!({"image_base64": encode(&mp4)}).to_string()));
     assert_eq!(status, 413, "320 x 320 frames are over 50,000 pixels: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("MAX_VIDEO_FRAME_PIXELS"));

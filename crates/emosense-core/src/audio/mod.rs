@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::budget::Budget;
 use crate::config::Config;
+use crate::limits::Limit;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
@@ -120,7 +121,8 @@ pub struct Prepared {
 pub struct AudioAnalyzer {
     vad: Rung<vad::VoiceActivity>,
     ladder: Ladder<Box<dyn AudioModel>>,
-    max_bytes: u64,
+    /// `MAX_AUDIO_FILE_SIZE`.
+    limit: Limit,
 }
 
 impl AudioAnalyzer {
@@ -128,20 +130,12 @@ impl AudioAnalyzer {
     pub fn new(config: &Config, registry: &Registry) -> Self {
         let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| vad::VoiceActivity::load(&entry.only_graph()?, entry.id()));
         let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
-        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), max_bytes: config.max_audio_bytes }
+        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), limit: config.limits.audio_file() }
     }
 
     /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
     pub fn prepare(&self, field: &str, bytes: &[u8]) -> Result<Prepared> {
-        if bytes.len() as u64 > self.max_bytes {
-            return Err(Error::TooLarge {
-                field: field.to_owned(),
-                actual: bytes.len() as u64,
-                limit: self.max_bytes,
-                unit: "bytes",
-                limit_source: "MAX_AUDIO_FILE_SIZE",
-            });
-        }
+        self.limit.check(field, bytes.len() as u64)?;
         let decoded = decode::decode(field, bytes)?;
         let samples = resample::resample(&decoded.samples, decoded.sample_rate, MODEL_RATE);
         let (start, end) = sound_span(&samples).ok_or_else(|| Error::invalid(field, format!("is silent (no 20 ms louder than {SILENCE_DBFS} dBFS)")))?;

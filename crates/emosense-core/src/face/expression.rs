@@ -217,7 +217,7 @@ mod tests {
     fn the_trained_members_input_matches_the_training_preprocessing() {
         let images = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/images/");
         let golden: Golden = serde_json::from_str(&std::fs::read_to_string(format!("{images}face_48.expression_input.json")).unwrap()).unwrap();
-        let decoded = crate::face::image::decode("image", &std::fs::read(format!("{images}face_48.png")).unwrap(), 1 << 20).unwrap();
+        let decoded = crate::face::image::decode("image", &std::fs::read(format!("{images}face_48.png")).unwrap(), crate::Limits::default().image()).unwrap();
         let face_box = FaceBox { x: 0.0, y: 0.0, width: 48.0, height: 48.0 };
         let landmarks = OnceLock::new();
         let face = FaceInput { image: &decoded.rgb, face_box, aligned: true, mesh: None, landmarks: &landmarks };

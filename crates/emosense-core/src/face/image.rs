@@ -7,6 +7,7 @@ use image::{imageops, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limi
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::limits::Limit;
 
 /// The image formats read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
@@ -42,9 +43,9 @@ pub struct Decoded {
     pub reoriented: bool,
 }
 
-/// Decodes an image file; `field` names the request field in errors. Files declaring more than `max_pixels` pixels
-/// are refused from their header.
-pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<Decoded> {
+/// Decodes an image file; `field` names the request field in errors. Files declaring more pixels than `pixels`
+/// allows are refused from their header.
+pub fn decode(field: &str, bytes: &[u8], pixels: Limit) -> Result<Decoded> {
     if bytes.is_empty() {
         return Err(Error::invalid(field, "is empty"));
     }
@@ -58,15 +59,13 @@ pub fn decode(field: &str, bytes: &[u8], max_pixels: u64) -> Result<Decoded> {
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
-    limits.max_alloc = Some(max_pixels.saturating_mul(4).max(64 << 20));
+    limits.max_alloc = Some(pixels.value.saturating_mul(4).max(64 << 20));
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
-    let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(Error::TooLarge { field: field.to_owned(), actual: pixels, limit: max_pixels, unit: "pixels", limit_source: "MAX_IMAGE_PIXELS" });
-    }
-    if pixels == 0 {
+    let declared = u64::from(width) * u64::from(height);
+    pixels.check(field, declared)?;
+    if declared == 0 {
         return Err(Error::invalid(field, "declares an image with no pixels"));
     }
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -262,6 +261,10 @@ pub fn luma(pixel: &image::Rgb<u8>) -> f32 {
 mod tests {
     use super::*;
 
+    fn pixels(most: u64) -> Limit {
+        crate::limits::Limits { image_pixels: most, ..Default::default() }.image()
+    }
+
     fn png(width: u32, height: u32) -> Vec<u8> {
         let mut bytes = Vec::new();
         RgbImage::from_pixel(width, height, image::Rgb([10, 200, 30])).write_to(&mut Cursor::new(&mut bytes), ImageFormat::Png).unwrap();
@@ -270,38 +273,38 @@ mod tests {
 
     #[test]
     fn decodes_png_and_reads_its_format() {
-        let decoded = decode("image", &png(6, 4), 1000).unwrap();
+        let decoded = decode("image", &png(6, 4), pixels(1000)).unwrap();
         assert_eq!((decoded.rgb.dimensions(), decoded.source, decoded.reoriented), ((6, 4), SourceFormat::Png, false));
         assert!(decoded.rgb.pixels().all(|p| p.0 == [10, 200, 30]));
         let mut rgba = Vec::new();
         image::RgbaImage::from_fn(5, 3, |x, y| image::Rgba([x as u8, y as u8, 7, 100])).write_to(&mut Cursor::new(&mut rgba), ImageFormat::Png).unwrap();
-        let decoded = decode("image", &rgba, 1000).unwrap();
+        let decoded = decode("image", &rgba, pixels(1000)).unwrap();
         assert_eq!(decoded.rgb.get_pixel(4, 2).0, [4, 2, 7], "alpha dropped, colours kept");
         let mut grey = Vec::new();
         image::GrayImage::from_pixel(2, 2, image::Luma([77])).write_to(&mut Cursor::new(&mut grey), ImageFormat::Png).unwrap();
-        assert_eq!(decode("image", &grey, 1000).unwrap().rgb.get_pixel(1, 1).0, [77, 77, 77]);
+        assert_eq!(decode("image", &grey, pixels(1000)).unwrap().rgb.get_pixel(1, 1).0, [77, 77, 77]);
     }
 
     #[test]
     fn pixel_budget_is_checked_from_the_header() {
-        let err = decode("image", &png(40, 30), 1000).unwrap_err();
+        let err = decode("image", &png(40, 30), pixels(1000)).unwrap_err();
         assert!(matches!(err, Error::TooLarge { actual: 1200, limit: 1000, .. }), "{err}");
     }
 
     #[test]
     fn bad_files_are_told_apart() {
-        assert_eq!(decode("image", b"", 10).unwrap_err().kind(), crate::ErrorKind::InvalidInput);
-        let text = decode("image", b"hello, not an image", 10).unwrap_err();
+        assert_eq!(decode("image", b"", pixels(10)).unwrap_err().kind(), crate::ErrorKind::InvalidInput);
+        let text = decode("image", b"hello, not an image", pixels(10)).unwrap_err();
         assert_eq!(text.kind(), crate::ErrorKind::UnsupportedFormat);
-        let video = decode("image", b"\0\0\0\x18ftypmp42\0\0\0\0", 10).unwrap_err();
+        let video = decode("image", b"\0\0\0\x18ftypmp42\0\0\0\0", pixels(10)).unwrap_err();
         assert!(video.to_string().contains("MP4"), "{video}");
         let bytes = png(64, 64);
-        let truncated = decode("image", &bytes[..bytes.len() / 2], 100_000).unwrap_err();
+        let truncated = decode("image", &bytes[..bytes.len() / 2], pixels(100_000)).unwrap_err();
         assert_eq!(truncated.kind(), crate::ErrorKind::InvalidInput, "{truncated}");
         let mut jpeg = Vec::new();
         RgbImage::from_pixel(64, 64, image::Rgb([90, 90, 90])).write_to(&mut Cursor::new(&mut jpeg), ImageFormat::Jpeg).unwrap();
-        assert!(decode("image", &jpeg, 100_000).is_ok());
-        let cut = decode("image", &jpeg[..jpeg.len() - 40], 100_000).unwrap_err();
+        assert!(decode("image", &jpeg, pixels(100_000)).is_ok());
+        let cut = decode("image", &jpeg[..jpeg.len() - 40], pixels(100_000)).unwrap_err();
         assert!(cut.to_string().contains("truncated"), "{cut}");
     }
 

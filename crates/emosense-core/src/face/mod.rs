@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::budget::Budget;
 use crate::config::{Config, Precision};
+use crate::limits::Limits;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
@@ -277,9 +278,7 @@ pub struct FaceAnalyzer {
     ladder: Ladder<Box<dyn FaceModel>>,
     /// What answers for an image or video without a face.
     neutral_prior: Arc<ModelEntry>,
-    max_bytes: u64,
-    max_pixels: u64,
-    max_frame_pixels: u64,
+    limits: Limits,
     precision: Precision,
     sampling: video::Sampling,
 }
@@ -293,9 +292,7 @@ impl FaceAnalyzer {
             mesh: Rung::new(registry.stage(Architecture::FaceMesh), |entry| mesh::FaceMesh::load(&entry.only_graph()?)),
             ladder: Ladder::new("face", registry.ladder(Modality::Face).into_iter().map(|entry| Rung::new(entry, load)).collect()),
             neutral_prior: registry.stage(Architecture::NeutralPrior),
-            max_bytes: config.max_video_bytes,
-            max_pixels: config.max_image_pixels,
-            max_frame_pixels: config.max_video_frame_pixels,
+            limits: config.limits,
             precision: config.precision,
             sampling: video::Sampling { interval_s: 1.0 / config.video_sample_fps, max_frames: config.max_video_frames },
         }
@@ -304,32 +301,19 @@ impl FaceAnalyzer {
     /// Decodes an image file (JPEG, PNG, WebP, GIF, BMP) within the size and pixel limits; `field` names the request
     /// field in errors.
     pub fn decode(&self, field: &str, bytes: &[u8]) -> Result<image::Decoded> {
-        self.check_size(field, bytes)?;
-        image::decode(field, bytes, self.max_pixels)
-    }
-
-    fn check_size(&self, field: &str, bytes: &[u8]) -> Result<()> {
-        if bytes.len() as u64 > self.max_bytes {
-            return Err(Error::TooLarge {
-                field: field.to_owned(),
-                actual: bytes.len() as u64,
-                limit: self.max_bytes,
-                unit: "bytes",
-                limit_source: "MAX_VIDEO_FILE_SIZE",
-            });
-        }
-        Ok(())
+        self.limits.media_file().check(field, bytes.len() as u64)?;
+        image::decode(field, bytes, self.limits.image())
     }
 
     /// Analyses one image or video file (told apart by its first bytes); `field` names the request field in errors.
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &FaceOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
-        self.check_size(field, bytes)?;
+        self.limits.media_file().check(field, bytes.len() as u64)?;
         options.budget.check()?;
         if let Some(container) = video::Container::sniff(bytes) {
             return self.analyze_video(field, bytes, container, options, started);
         }
-        let decoded = self.decode(field, bytes)?;
+        let decoded = image::decode(field, bytes, self.limits.image())?;
         let decode_ms = elapsed_ms(started);
         let (source, exif_reoriented) = (decoded.source, decoded.reoriented);
         let (image, mut frame) = self.analyze_photo(decoded.rgb, options)?;
@@ -377,7 +361,7 @@ impl FaceAnalyzer {
         }
         let mut timeline = Vec::new();
         let (mut first_with_face, mut skipped) = (None::<FrameAnalysis>, Vec::new());
-        let limits = video::VideoLimits { max_frame_pixels: self.max_frame_pixels, sampling: self.sampling, budget: &options.budget };
+        let limits = video::VideoLimits { frame_pixels: self.limits.video_frame(), sampling: self.sampling, budget: &options.budget };
         let info = video::for_each_sampled_frame(field, bytes, container, &limits, |t, frame| {
             let analysis = self.analyze_frame(frame, options)?;
             let emotions = analysis.emotions();

@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::budget::Budget;
 use crate::container;
 use crate::error::{Error, Result};
+use crate::limits::Limit;
 
 /// A video container read here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +58,7 @@ impl Sampling {
 #[derive(Debug, Clone, Copy)]
 pub struct VideoLimits<'a> {
     /// Most pixels a frame may have (`MAX_VIDEO_FRAME_PIXELS`), checked from the header before decoding.
-    pub max_frame_pixels: u64,
+    pub frame_pixels: Limit,
     pub sampling: Sampling,
     /// Checked before each frame is decoded.
     pub budget: &'a Budget,
@@ -110,7 +111,7 @@ impl Sampler {
 }
 
 /// Decodes `bytes` as `container` and calls `visit(t, frame)` for each sampled frame in time order; `field` names
-/// the request field in errors. Videos whose frames would have more than `limits.max_frame_pixels` pixels are
+/// the request field in errors. Videos whose frames would have more than `limits.frame_pixels` pixels are
 /// refused first; decoding stops when the budget runs out.
 pub fn for_each_sampled_frame(
     field: &str,
@@ -125,11 +126,9 @@ pub fn for_each_sampled_frame(
     })
 }
 
-fn check_pixels(field: &str, width: u32, height: u32, max_pixels: u64) -> Result<()> {
+fn check_pixels(field: &str, width: u32, height: u32, limit: Limit) -> Result<()> {
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(Error::TooLarge { field: field.to_owned(), actual: pixels, limit: max_pixels, unit: "pixels per frame", limit_source: "MAX_VIDEO_FRAME_PIXELS" });
-    }
+    limit.check(field, pixels)?;
     if pixels == 0 {
         return Err(Error::invalid(field, "declares a video with no pixels"));
     }
@@ -137,7 +136,7 @@ fn check_pixels(field: &str, width: u32, height: u32, max_pixels: u64) -> Result
 }
 
 fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
-    let VideoLimits { max_frame_pixels, sampling, budget } = *limits;
+    let VideoLimits { frame_pixels, sampling, budget } = *limits;
     container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
     let mut reader = mp4::Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64)
         .map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
@@ -149,7 +148,7 @@ fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn
         return Err(Error::unsupported(field, format!("holds {what}; the video codec read is H.264 (avc1)")));
     };
     let (width, height) = (u32::from(track.width()), u32::from(track.height()));
-    check_pixels(field, width, height, max_frame_pixels)?;
+    check_pixels(field, width, height, frame_pixels)?;
     let timescale = f64::from(track.timescale().max(1));
     let duration_s = track.duration().as_secs_f64();
     let length_size = track.trak.mdia.minf.stbl.stsd.avc1.as_ref().map_or(4, |avc| usize::from(avc.avcc.length_size_minus_one & 0x03) + 1);
@@ -173,7 +172,7 @@ fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn
     let mut show = |yuv: &openh264::decoder::DecodedYUV<'_>, pending: &mut BinaryHeap<Reverse<i64>>, sampler: &mut Sampler| -> Result<()> {
         // The stream's own parameter sets, not the container, say how large a decoded frame is.
         let (frame_width, frame_height) = yuv.dimensions();
-        check_pixels(field, frame_width as u32, frame_height as u32, max_frame_pixels)?;
+        check_pixels(field, frame_width as u32, frame_height as u32, frame_pixels)?;
         let frame = to_rgb(yuv);
         decoded += 1;
         let pts = pending.pop().map_or(0, |Reverse(pts)| pts);
@@ -229,11 +228,11 @@ fn to_rgb(yuv: &openh264::decoder::DecodedYUV<'_>) -> RgbImage {
 }
 
 fn read_gif(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
-    let VideoLimits { max_frame_pixels, sampling, budget } = *limits;
+    let VideoLimits { frame_pixels, sampling, budget } = *limits;
     let undecodable = |e: ::image::ImageError| Error::invalid(field, format!("could not be decoded as an animated GIF: {e}"));
     let decoder = GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
-    check_pixels(field, width, height, max_frame_pixels)?;
+    check_pixels(field, width, height, frame_pixels)?;
     // A GIF declares no duration up front: frames are sampled at the interval, within the frame budget.
     let mut sampler = Sampler::new(sampling, 0.0);
     let (mut t, mut decoded) = (0.0f64, 0);

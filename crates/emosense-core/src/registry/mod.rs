@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use manifest::{
-    Architecture, EnsembleMember, InputContract, LabelMapping, LabelTarget, Manifest, ModelFile, ModelManifest, Role, Runtime, ScoreKind,
+    Architecture, Colour, Crop, EnsembleMember, GraphMember, ImageInput, InputContract, LabelMapping, LabelTarget, Layout, Manifest, ModelFile,
+    ModelManifest, Role, Runtime, ScoreKind,
 };
 
 use crate::config::Precision;
@@ -457,6 +458,22 @@ mod tests {
                 assert_eq!(entry.embedded(&file.name).unwrap().len() as u64, file.bytes);
             }
         }
+    }
+
+    #[test]
+    fn an_ensemble_whose_members_do_not_add_up_is_refused() {
+        let manifest: Manifest = serde_json::from_str(embedded::manifest(Modality::Face)).unwrap();
+        let mut ensemble = manifest.models.into_iter().find(|m| m.architecture == Architecture::ExpressionEnsemble).unwrap();
+        ensemble.validate(Some(Modality::Face)).unwrap();
+        assert_eq!(ensemble.members.iter().map(|m| m.name.as_str()).collect::<Vec<_>>(), ["emosense", "faceapi", "mini_xception", "human"]);
+        let mut heavy = ensemble.clone();
+        heavy.members[0].weight = 0.9;
+        assert!(heavy.validate(Some(Modality::Face)).unwrap_err().0.contains("sum to 1"));
+        let mut unknown = ensemble.clone();
+        unknown.members[1].labels[0] = "calm".into();
+        assert!(unknown.validate(Some(Modality::Face)).unwrap_err().0.contains("member faceapi"));
+        ensemble.members[2].graph = "expression_missing".into();
+        assert!(ensemble.validate(Some(Modality::Face)).unwrap_err().0.contains("no file holds its graph"));
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn manifest(spec: &EnsembleSpec, members: &[(Member, f32)]) -> ModelManifest {
         label_map: Default::default(),
         input: None,
         ensemble: spec.members.iter().map(|(model, weight)| EnsembleMember { model: model.clone(), weight: *weight }).collect(),
+        members: Vec::new(),
         licence: "as its members".into(),
         provenance: Default::default(),
     }

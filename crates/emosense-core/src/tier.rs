@@ -105,7 +105,7 @@ impl<M> Rung<M> {
             size_bytes: entry.size_bytes(),
             load,
             error: error.as_ref().map(ModelError::from),
-            manifest: Some(entry.manifest.clone()),
+            manifest: Some(Arc::clone(&entry.manifest)),
         }
     }
 }
@@ -210,7 +210,7 @@ mod tests {
             "architecture": "lexicon", "files": [], "licence": "none"
         }))
         .unwrap();
-        Arc::new(ModelEntry { manifest, modality: Modality::Text, folder: ".".into(), custom: false, precision: crate::Precision::Int8 })
+        Arc::new(ModelEntry { manifest: Arc::new(manifest), modality: Modality::Text, folder: ".".into(), custom: false, precision: crate::Precision::Int8 })
     }
 
     fn missing(id: &str) -> LoadError {

@@ -57,7 +57,8 @@ impl Modality {
 /// A model's manifest entry with where its files are.
 #[derive(Debug, Clone)]
 pub struct ModelEntry {
-    pub manifest: ModelManifest,
+    /// Shared with every `/models` listing of the model, which need not copy it.
+    pub manifest: Arc<ModelManifest>,
     pub modality: Modality,
     /// The folder its manifest sits in, where its files are.
     pub folder: PathBuf,
@@ -70,7 +71,7 @@ pub struct ModelEntry {
 impl ModelEntry {
     /// The entry of a model without files (an ensemble, or one registered in code), described by `manifest`.
     pub fn without_files(manifest: ModelManifest, modality: Modality) -> ModelEntry {
-        ModelEntry { manifest, modality, folder: PathBuf::new(), custom: true, precision: Precision::Int8 }
+        ModelEntry { manifest: Arc::new(manifest), modality, folder: PathBuf::new(), custom: true, precision: Precision::Int8 }
     }
 
     /// The model's id.
@@ -297,7 +298,7 @@ impl Registry {
                 format!("model {}: a custom model's architecture must be text-encoder-classifier (the others are built in)", manifest.id),
             )));
         } else {
-            self.entries.push(Arc::new(ModelEntry { manifest, modality, folder: folder.to_owned(), custom, precision }));
+            self.entries.push(Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder: folder.to_owned(), custom, precision }));
         }
     }
 
@@ -400,7 +401,7 @@ pub struct ModelStatus {
     /// Why the model cannot be used.
     pub error: Option<ModelError>,
     /// The model's manifest entry; absent when it could not be read.
-    pub manifest: Option<ModelManifest>,
+    pub manifest: Option<Arc<ModelManifest>>,
 }
 
 impl ModelStatus {

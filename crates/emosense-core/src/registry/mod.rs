@@ -215,6 +215,8 @@ pub struct Registry {
     refused: Vec<Refused>,
     /// Modalities whose folder holds a manifest (a serverless function carries only its own modality's).
     deployed: Vec<Modality>,
+    model_dir: PathBuf,
+    precision: Precision,
 }
 
 impl Registry {
@@ -222,7 +224,7 @@ impl Registry {
     /// into the binary, so the rungs that need no file still answer), then every other folder holding a
     /// `manifest.json` as custom models.
     pub fn scan(model_dir: &Path, precision: Precision) -> Registry {
-        let mut registry = Registry { entries: Vec::new(), refused: Vec::new(), deployed: Vec::new() };
+        let mut registry = Registry { entries: Vec::new(), refused: Vec::new(), deployed: Vec::new(), model_dir: model_dir.to_owned(), precision };
         for modality in Modality::ALL {
             let folder = model_dir.join(modality.as_str());
             let path = folder.join("manifest.json");
@@ -330,13 +332,17 @@ impl Registry {
         self.entries.iter().filter(|e| e.modality == modality && e.custom).cloned().collect()
     }
 
-    /// The built-in model of `architecture` (every built-in manifest describes its modality's required stages).
+    /// The built-in model of `architecture`, one of the stages a pipeline always runs. Every built-in manifest the
+    /// registry keeps describes its modality's stages; should the entry still be missing (its id taken by another
+    /// modality's model), the compiled-in description of the stage serves.
     pub fn stage(&self, architecture: Architecture) -> Arc<ModelEntry> {
-        self.entries
-            .iter()
-            .find(|e| !e.custom && e.manifest.architecture == architecture)
-            .cloned()
-            .expect("built-in manifests are checked to describe every required architecture")
+        self.entries.iter().find(|e| !e.custom && e.manifest.architecture == architecture).cloned().unwrap_or_else(|| {
+            let modality = architecture.modality().expect("stages belong to one modality");
+            let compiled_in: Manifest = serde_json::from_str(embedded::manifest(modality)).expect("the compiled-in manifests are valid (unit test)");
+            let manifest = compiled_in.models.into_iter().find(|m| m.architecture == architecture).expect("compiled-in manifests describe their stages (unit test)");
+            let folder = self.model_dir.join(modality.as_str());
+            Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder, custom: false, precision: self.precision })
+        })
     }
 }
 
@@ -344,11 +350,18 @@ fn bad_manifest(path: &Path, message: String) -> LoadError {
     LoadError::BadManifest { path: path.display().to_string(), message }
 }
 
-/// Parses a built-in modality manifest and checks it describes the stages its pipeline needs.
+/// Parses a built-in modality manifest and checks it as a whole: every model valid, ids unique, and the stages its
+/// pipeline needs described. A manifest that fails is refused whole, so the compiled-in copy serves instead.
 fn parse_builtin(bytes: &[u8], path: &Path, modality: Modality) -> Result<Manifest, LoadError> {
     let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| bad_manifest(path, e.to_string()))?;
     if manifest.modality != Some(modality) {
         return Err(bad_manifest(path, format!("its modality must be {}", modality.as_str())));
+    }
+    for (i, model) in manifest.models.iter().enumerate() {
+        model.validate(Some(modality)).map_err(|problem| bad_manifest(path, problem.0))?;
+        if manifest.models[..i].iter().any(|m| m.id == model.id) {
+            return Err(bad_manifest(path, format!("model id {} appears twice", model.id)));
+        }
     }
     for required in modality.required() {
         if !manifest.models.iter().any(|m| m.architecture == *required) {
@@ -435,10 +448,7 @@ mod tests {
     fn compiled_in_manifests_are_valid_and_equal_the_folders() {
         for modality in Modality::ALL {
             let text = embedded::manifest(modality);
-            let manifest = parse_builtin(text.as_bytes(), Path::new("compiled in"), modality).unwrap();
-            for model in &manifest.models {
-                model.validate(manifest.modality).unwrap();
-            }
+            parse_builtin(text.as_bytes(), Path::new("compiled in"), modality).unwrap();
             let on_disk = std::fs::read_to_string(repo_models().join(modality.as_str()).join("manifest.json")).unwrap();
             assert_eq!(text, on_disk);
         }
@@ -475,6 +485,50 @@ mod tests {
         assert!(unknown.validate(Some(Modality::Face)).unwrap_err().0.contains("member faceapi"));
         ensemble.members[2].graph = "expression_missing".into();
         assert!(ensemble.validate(Some(Modality::Face)).unwrap_err().0.contains("no file holds its graph"));
+    }
+
+    /// A model directory holding only the manifests given, as `(modality, manifest)`.
+    fn manifests_only(name: &str, manifests: &[(Modality, serde_json::Value)]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("emosense-registry-{name}-{}", std::process::id()));
+        for (modality, manifest) in manifests {
+            std::fs::create_dir_all(dir.join(modality.as_str())).unwrap();
+            std::fs::write(dir.join(modality.as_str()).join("manifest.json"), manifest.to_string()).unwrap();
+        }
+        dir
+    }
+
+    fn shipped(modality: Modality) -> serde_json::Value {
+        serde_json::from_str(embedded::manifest(modality)).unwrap()
+    }
+
+    #[test]
+    fn a_built_in_manifest_with_a_bad_entry_is_refused_whole_and_the_compiled_in_copy_serves() {
+        let mut face = shipped(Modality::Face);
+        face["models"][0]["files"][0]["sha256"] = "not hex".into();
+        let dir = manifests_only("bad-entry", &[(Modality::Face, face)]);
+        let registry = Registry::scan(&dir, Precision::Int8);
+        let refused: Vec<(&str, &str)> = registry.refused().iter().map(|r| (r.id.as_str(), r.error.kind())).collect();
+        assert_eq!(refused, [("face-manifest", "bad_manifest")]);
+        assert!(registry.refused()[0].error.to_string().contains("sha256 must be 64 lowercase hex digits"));
+        assert!(registry.is_deployed(Modality::Face));
+        let detector = registry.stage(Architecture::TinyYoloFaceDetector);
+        assert_eq!(detector.manifest.files[0].sha256.len(), 64, "the compiled-in description serves");
+        assert_eq!(registry.ladder(Modality::Face).len(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_stage_whose_id_another_modality_took_comes_from_the_compiled_in_copy() {
+        let mut text = shipped(Modality::Text);
+        let mut clash = text["models"][1].clone();
+        clash["id"] = "face-mesh".into();
+        text["models"].as_array_mut().unwrap().push(clash);
+        let dir = manifests_only("clash", &[(Modality::Text, text), (Modality::Face, shipped(Modality::Face))]);
+        let registry = Registry::scan(&dir, Precision::Int8);
+        assert_eq!(registry.refused().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["face-mesh"]);
+        let mesh = registry.stage(Architecture::FaceMesh);
+        assert_eq!((mesh.id(), mesh.modality, mesh.folder.clone()), ("face-mesh", Modality::Face, dir.join("face")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -115,6 +115,9 @@ enum AnalyzeInput {
         /// Start the tier ladder at this tier.
         #[arg(long, value_enum)]
         tier: Option<TierArg>,
+        /// Answer with this model only (a built-in or custom model's id) instead of the tier ladder.
+        #[arg(long, conflicts_with = "tier")]
+        model: Option<String>,
         /// Include the per-window timeline.
         #[arg(long)]
         segments: bool,
@@ -128,6 +131,9 @@ enum AnalyzeInput {
         /// Start the tier ladder at this tier.
         #[arg(long, value_enum)]
         tier: Option<TierArg>,
+        /// Answer with this model only (a built-in or custom model's id) instead of the tier ladder.
+        #[arg(long, conflicts_with = "tier")]
+        model: Option<String>,
         /// The image is one cropped face: skip detection.
         #[arg(long)]
         aligned: bool,
@@ -145,6 +151,9 @@ enum AnalyzeInput {
         /// Start the tier ladder at this tier.
         #[arg(long, value_enum)]
         tier: Option<TierArg>,
+        /// Answer with this model only (a built-in or custom model's id) instead of the tier ladder.
+        #[arg(long, conflicts_with = "tier")]
+        model: Option<String>,
     },
     /// Analyse text, speech and a face image together and print the fused result with each modality's own.
     Multimodal {
@@ -195,16 +204,16 @@ fn main() -> ExitCode {
             let options = TextOptions { tier: tier.map(Tier::from), model, sentences, ..TextOptions::default() };
             analyze_text(&engine, text, jsonl, &options)
         }
-        Command::Analyze { input: AnalyzeInput::Audio { file, tier, segments, features } } => {
-            let options = AudioOptions { tier: tier.map(Tier::from), segments, features, ..AudioOptions::default() };
+        Command::Analyze { input: AnalyzeInput::Audio { file, tier, model, segments, features } } => {
+            let options = AudioOptions { tier: tier.map(Tier::from), model, segments, features, ..AudioOptions::default() };
             analyze_audio(&engine, &file, &options)
         }
-        Command::Analyze { input: AnalyzeInput::Image { file, tier, aligned, landmarks, annotate } } => {
-            let options = FaceOptions { tier: tier.map(Tier::from), landmarks, annotate: annotate.is_some(), aligned_face: aligned, ..FaceOptions::default() };
+        Command::Analyze { input: AnalyzeInput::Image { file, tier, model, aligned, landmarks, annotate } } => {
+            let options = FaceOptions { tier: tier.map(Tier::from), model, landmarks, annotate: annotate.is_some(), aligned_face: aligned, ..FaceOptions::default() };
             analyze_faces(&engine, &file, &options, annotate.as_deref())
         }
-        Command::Analyze { input: AnalyzeInput::Video { file, tier } } => {
-            analyze_faces(&engine, &file, &FaceOptions { tier: tier.map(Tier::from), ..FaceOptions::default() }, None)
+        Command::Analyze { input: AnalyzeInput::Video { file, tier, model } } => {
+            analyze_faces(&engine, &file, &FaceOptions { tier: tier.map(Tier::from), model, ..FaceOptions::default() }, None)
         }
         Command::Analyze { input: AnalyzeInput::Multimodal { text, audio, video, tier } } => {
             analyze_multimodal(&engine, text.as_deref(), audio.as_deref(), video.as_deref(), tier.map(Tier::from))

@@ -27,8 +27,8 @@ pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
 pub use registry::{Modality, ModelManifest, ModelStatus, Registry, Role};
 pub use result::{AnalysisResult, Details, FileFacts, Metadata, SegmentResult};
-pub use audio::{AudioAnalyzer, AudioOptions};
-pub use face::{FaceAnalyzer, FaceOptions};
+pub use audio::{AudioAnalyzer, AudioModel, AudioOptions, Window};
+pub use face::{FaceAnalyzer, FaceInput, FaceModel, FaceOptions, MemberScores};
 pub use fusion::{FusionPriors, MultimodalInput, MultimodalOptions, MultimodalResult};
 pub use media::MediaKind;
 pub use text::{Scored, TextAnalyzer, TextModel, TextOptions};
@@ -57,6 +57,18 @@ impl EmoSense {
     /// [`ModelManifest::in_process`]); refused when the id is taken.
     pub fn with_text_model(mut self, manifest: ModelManifest, model: std::sync::Arc<dyn TextModel>) -> std::result::Result<Self, LoadError> {
         self.text.register(manifest, model)?;
+        Ok(self)
+    }
+
+    /// The same engine with `model`, registered in Rust, answering speech requests that name `manifest.id`.
+    pub fn with_audio_model(mut self, manifest: ModelManifest, model: std::sync::Arc<dyn AudioModel>) -> std::result::Result<Self, LoadError> {
+        self.audio.register(manifest, model)?;
+        Ok(self)
+    }
+
+    /// The same engine with `model`, registered in Rust, answering face requests that name `manifest.id`.
+    pub fn with_face_model(mut self, manifest: ModelManifest, model: std::sync::Arc<dyn FaceModel>) -> std::result::Result<Self, LoadError> {
+        self.face.register(manifest, model)?;
         Ok(self)
     }
 

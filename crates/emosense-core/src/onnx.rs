@@ -21,6 +21,17 @@ pub(crate) fn read_model(path: &Path) -> TractResult<InferenceModel> {
     onnx.model_for_proto_model(&proto)
 }
 
+/// Checks that the first output of a typed graph holds `labels` values per input row (`[batch, labels]`); the
+/// message says how it differs.
+pub(crate) fn check_label_output(typed: &TypedModel, labels: usize) -> Result<(), String> {
+    let output = typed.output_fact(0).map_err(|e| format!("the graph has no output: {e}"))?;
+    let per_row = output.shape.iter().last().and_then(|d| d.as_i64());
+    if output.rank() != 2 || per_row != Some(labels as i64) {
+        return Err(format!("the graph's output has shape {:?}; the manifest lists {labels} labels", output.shape));
+    }
+    Ok(())
+}
+
 /// Replaces every `DequantizeLinear` whose inputs are all initializers (int8 weights with one scale and zero point
 /// per channel of its axis, or one for the whole tensor) by an f32 initializer holding its output. Other nodes are left
 /// to tract. Returns how many nodes were folded.

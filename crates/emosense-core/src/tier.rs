@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{LoadTimes, ModelEntry, ModelError, ModelStatus};
+use crate::registry::{Architecture, LoadTimes, Modality, ModelEntry, ModelError, ModelManifest, ModelStatus, Runtime};
 
 /// A rung of a modality's ladder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -136,6 +136,21 @@ impl<M> Ladder<M> {
         self.named.push(Arc::new(rung));
     }
 
+    /// Adds a model registered in Rust (described by [`ModelManifest::in_process`]) that answers when a request names
+    /// its id; `model` hands out the model, loaded already. Refused when the id is taken or the manifest is not an
+    /// in-process one.
+    pub fn register(&mut self, manifest: ModelManifest, modality: Modality, model: impl Fn() -> M + Send + Sync + 'static) -> std::result::Result<(), LoadError> {
+        if self.find(&manifest.id).is_some() || manifest.runtime != Runtime::InProcess || manifest.architecture != Architecture::InProcess {
+            return Err(LoadError::BadManifest {
+                path: "(registered in code)".into(),
+                message: format!("model {}: the id must be free and runtime and architecture in-process", manifest.id),
+            });
+        }
+        let entry = Arc::new(ModelEntry::without_files(manifest, modality));
+        self.add_named(Rung::new(entry, move |_| Ok(model())));
+        Ok(())
+    }
+
     /// The rungs, best first.
     pub fn rungs(&self) -> &[Arc<Rung<M>>] {
         &self.rungs
@@ -189,12 +204,36 @@ impl<M> Ladder<M> {
 
     /// Runs `infer` on the model with id `id` (a rung or a named model), with no other model to hand over to.
     pub fn run_model<T>(&self, id: &str, field: &str, infer: impl FnOnce(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
-        let Some(rung) = self.find(id) else {
-            let known: Vec<&str> = self.all().map(|r| r.entry.id()).collect();
-            return Err(Error::invalid(field, format!("no {} model is named {id:?}; there are {}", self.modality, known.join(", "))));
-        };
+        let rung = self.named_rung(id, field)?;
         let model = rung.get().map_err(|e| Error::ModelUnavailable { modality: self.modality, reasons: format!("{id}: {e}") })?;
         Ok((infer(&model)?, Answered { entry: &rung.entry, skipped: Vec::new() }))
+    }
+
+    /// The rung or named model with id `id`, or an invalid-input error on request field `field` that lists the ids.
+    fn named_rung(&self, id: &str, field: &str) -> Result<&Arc<Rung<M>>> {
+        self.find(id).ok_or_else(|| {
+            let known: Vec<&str> = self.all().map(|r| r.entry.id()).collect();
+            Error::invalid(field, format!("no {} model is named {id:?}; there are {}", self.modality, known.join(", ")))
+        })
+    }
+
+    /// Checks a request's choice of model (field `model`) and tier before any work is done: a model that exists,
+    /// and not both.
+    pub fn check_request(&self, model: Option<&str>, tier: Option<Tier>) -> Result<()> {
+        match (model, tier) {
+            (Some(_), Some(_)) => Err(Error::invalid("model", "names one model; a tier cannot be asked for with it")),
+            (Some(id), None) => self.named_rung(id, "model").map(|_| ()),
+            (None, _) => Ok(()),
+        }
+    }
+
+    /// Runs `infer` on the model a request names (field `model`), or down the ladder from the requested tier.
+    pub fn run_requested<T>(&self, model: Option<&str>, tier: Option<Tier>, infer: impl FnMut(&M) -> Result<T>) -> Result<(T, Answered<'_>)> {
+        self.check_request(model, tier)?;
+        match model {
+            Some(id) => self.run_model(id, "model", infer),
+            None => self.run(tier, infer),
+        }
     }
 }
 

@@ -142,6 +142,10 @@ pub(crate) struct AudioRequest {
     audio_base64: String,
     #[serde(default)]
     tier: Option<Tier>,
+    /// Answer with this speech model only (a built-in or custom model's id, as `/api/v1/models` lists them) instead
+    /// of the tier ladder; not together with `tier`.
+    #[serde(default)]
+    model: Option<String>,
     #[serde(default)]
     segments: bool,
     #[serde(default)]
@@ -161,6 +165,10 @@ pub(crate) struct FaceRequest {
     image_base64: String,
     #[serde(default)]
     tier: Option<Tier>,
+    /// Answer with this face model only (a built-in or custom model's id, as `/api/v1/models` lists them) instead of
+    /// the tier ladder; not together with `tier`.
+    #[serde(default)]
+    model: Option<String>,
     #[serde(default)]
     landmarks: bool,
     #[serde(default)]
@@ -223,7 +231,7 @@ fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: AudioRequest = parse_json(request)?;
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().limits.audio_file())?;
-    let options = AudioOptions { tier: body.tier, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone() };
+    let options = AudioOptions { tier: body.tier, model: body.model, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone() };
     let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
@@ -231,7 +239,7 @@ fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 fn analyze_face(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: FaceRequest = parse_json(request)?;
     let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().limits.media_file())?;
-    let options = FaceOptions { tier: body.tier, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone() };
+    let options = FaceOptions { tier: body.tier, model: body.model, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone() };
     let result = api.engine().face().analyze("image_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }

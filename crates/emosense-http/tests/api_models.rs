@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{api_with, get, model_dir, post_json, send};
-use emosense_core::{Budget, Config, EmoSense, Emotion, EmotionScores, EnsembleSpec, Modality, ModelManifest, Scored, TextModel};
+use base64::Engine;
+use emosense_core::{
+    AudioModel, Budget, Config, EmoSense, Emotion, EmotionScores, EnsembleSpec, FaceInput, FaceModel, MemberScores, Modality, ModelManifest, Scored,
+    TextModel, Tier, Window,
+};
 use emosense_http::Api;
 use serde_json::{json, Value};
 
@@ -29,13 +33,19 @@ impl ModelDir {
         ModelDir(dir)
     }
 
-    /// Copies the example custom model into folder `name`, then lets `change` edit its manifest.
+    /// Copies the example custom text model into folder `name`, then lets `change` edit its manifest.
     fn add_example(&self, name: &str, change: impl FnOnce(&mut Value, &Path)) -> &Self {
+        self.add_from("custom-text-model", name, change)
+    }
+
+    /// Copies the files of `examples/<example>` into folder `name`, then lets `change` edit its manifest.
+    fn add_from(&self, example: &str, name: &str, change: impl FnOnce(&mut Value, &Path)) -> &Self {
         let folder = self.0.join(name);
         std::fs::create_dir_all(&folder).unwrap();
-        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom-text-model");
-        for file in ["manifest.json", "model.onnx", "tokenizer.json"] {
-            std::fs::copy(example.join(file), folder.join(file)).unwrap();
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(example);
+        for file in std::fs::read_dir(&example).unwrap() {
+            let file = file.unwrap();
+            std::fs::copy(file.path(), folder.join(file.file_name())).unwrap();
         }
         let mut manifest: Value = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
         change(&mut manifest["models"][0], &folder);
@@ -270,4 +280,167 @@ fn a_model_registered_in_rust_answers_by_name() {
     let (_, body) = analyze(&api, json!({"text": "all quiet here", "model": "shouting"}));
     assert_eq!(body["dominant_emotion"], "neutral");
     assert_eq!(model(&models(&api), "shouting")["manifest"]["runtime"], "in-process");
+}
+
+const SPEECH_EXAMPLE: &str = "arousal-example";
+const FACE_EXAMPLE: &str = "mini-xception-example";
+
+fn fixture_base64(path: &str) -> String {
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data").join(path)).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn analyze_at(api: &Api, route: &str, body: Value) -> (u16, Value) {
+    send(api, post_json(&format!("/api/v1/emotion/analyze/{route}"), body.to_string()))
+}
+
+#[test]
+fn custom_speech_and_face_models_are_discovered_and_answer_by_name() {
+    let dir = ModelDir::new("custom-media", &["audio", "face"]);
+    dir.add_from("custom-speech-model", "arousal", |_, _| {}).add_from("custom-face-model", "fer", |_, _| {});
+    let api = dir.api();
+    let listed = models(&api);
+    for (id, modality) in [(SPEECH_EXAMPLE, "audio"), (FACE_EXAMPLE, "face")] {
+        let m = model(&listed, id);
+        assert_eq!((m["custom"].as_bool(), m["available"].as_bool(), m["modality"].as_str()), (Some(true), Some(true), Some(modality)), "{m}");
+    }
+
+    let speech = fixture_base64("audio/speech.wav");
+    let (status, body) = analyze_at(&api, "audio", json!({"audio_base64": speech, "model": SPEECH_EXAMPLE, "segments": true}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((body["metadata"]["model"].as_str(), body["metadata"]["model_version"].as_str()), (Some(SPEECH_EXAMPLE), Some("1.0.0")));
+    assert!(body["metadata"].get("precision").is_none(), "one graph for every precision: {body}");
+    // "aroused" is shared by four emotions, "subdued" by two: within each group the probabilities are equal.
+    let p = |e: &str| body["emotions"][e].as_f64().unwrap();
+    assert!(["fear", "joy", "surprise"].iter().all(|e| (p(e) - p("anger")).abs() < 1e-4) && (p("disgust") - p("sadness")).abs() < 1e-4, "{body}");
+    assert_eq!(body["segments"].as_array().unwrap().len(), body["metadata"]["windows"].as_u64().unwrap() as usize);
+    let (status, body) = analyze_at(&api, "audio", json!({"audio_base64": speech}));
+    assert_eq!((status, body["metadata"]["model"].as_str()), (200, Some("audio-whisper-tiny-emodb")), "without a name the ladder answers: {body}");
+
+    // The custom face model is the built-in ensemble's mini-Xception member under other label names: the same
+    // graph on the same face gives the same distribution once its labels are mapped (a whole portrait read as one
+    // face: a spread distribution, so a label mapped to the wrong emotion shows).
+    let face = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/images/portrait.jpg")).unwrap();
+    let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/portrait.jpg"), "aligned_face": true, "model": FACE_EXAMPLE}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["metadata"]["model"], FACE_EXAMPLE);
+    let engine = EmoSense::new(Config { model_dir: dir.0.clone(), ..Config::default() });
+    let image = engine.face().decode("image", &face).unwrap().rgb;
+    let members = engine.face().score_aligned(&[image], Tier::Primary).unwrap();
+    let member = members.iter().find(|m| m.name == "mini_xception").unwrap();
+    for emotion in Emotion::ALL {
+        let expected = f64::from(member.scores[0].get(emotion));
+        assert!((body["emotions"][emotion.as_str()].as_f64().unwrap() - expected).abs() < 2e-4, "{emotion:?}: {body}");
+    }
+    let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/portrait.jpg"), "model": FACE_EXAMPLE}));
+    assert_eq!((status, body["faces"].as_array().map(Vec::len)), (200, Some(1)), "the detector still finds the face: {body}");
+
+    for (route, field, media) in [("audio", "audio_base64", speech.as_str()), ("face", "image_base64", &fixture_base64("images/face_48.png"))] {
+        let (status, body) = analyze_at(&api, route, json!({field: media, "model": "text-tfidf-logreg"}));
+        assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_input")), "another modality's model: {body}");
+        let (status, body) = analyze_at(&api, route, json!({field: media, "model": "nope", "tier": "primary"}));
+        assert_eq!(status, 422, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().starts_with("model:"), "{body}");
+    }
+}
+
+#[test]
+fn broken_custom_speech_and_face_models_get_typed_errors() {
+    let dir = ModelDir::new("broken-media", &["audio", "face"]);
+    dir.add_from("custom-speech-model", "three-labels-listed-two", |m, _| {
+        m["id"] = json!("two-labels");
+        m["labels"] = json!(["aroused", "subdued"]);
+        m["label_map"] = json!({"aroused": ["anger", "fear", "joy", "surprise"], "subdued": ["sadness", "disgust", "neutral"]});
+    })
+    .add_from("custom-speech-model", "wrong-rate", |m, _| {
+        m["id"] = json!("wrong-rate");
+        m["input"]["sample_rate"] = json!(8000);
+    })
+    .add_from("custom-face-model", "wrong-side", |m, _| {
+        m["id"] = json!("wrong-side");
+        m["input"]["patch"]["side"] = json!(48);
+    })
+    .add_from("custom-face-model", "built-in-architecture", |m, _| {
+        m["id"] = json!("built-in-architecture");
+        m["architecture"] = json!("face-mesh");
+    });
+    let api = dir.api();
+    let listed = models(&api);
+    let error = |id: &str| {
+        let m = model(&listed, id);
+        assert_eq!(m["available"], false, "{m}");
+        (m["error"]["kind"].as_str().unwrap().to_owned(), m["error"]["message"].as_str().unwrap().to_owned())
+    };
+    let (kind, message) = error("wrong-rate");
+    assert_eq!(kind, "bad_manifest");
+    assert!(message.contains("sample_rate must be 16000"), "{message}");
+    let (kind, message) = error("built-in-architecture");
+    assert_eq!(kind, "bad_manifest");
+    assert!(message.contains("image-classifier"), "{message}");
+
+    let (status, body) = analyze_at(&api, "audio", json!({"audio_base64": fixture_base64("audio/speech.wav"), "model": "two-labels"}));
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{body}");
+    let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/face_48.png"), "aligned_face": true, "model": "wrong-side"}));
+    assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{body}");
+    let listed = models(&api);
+    for (id, says) in [("two-labels", "2 labels"), ("wrong-side", "[2, 48, 48, 1]")] {
+        let m = model(&listed, id);
+        assert_eq!(m["error"]["kind"], "contract_mismatch", "{m}");
+        assert!(m["error"]["message"].as_str().unwrap().contains(says), "{m}");
+    }
+    let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/face_48.png"), "aligned_face": true}));
+    assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("primary")), "the built-in models keep working: {body}");
+}
+
+/// A speech model written in Rust: each window's peak level reads as anger.
+struct Loudness;
+
+impl AudioModel for Loudness {
+    fn score(&self, windows: &[Window]) -> emosense_core::Result<Vec<EmotionScores>> {
+        Ok(windows
+            .iter()
+            .map(|w| {
+                let peak = w.samples.iter().fold(0.0f32, |m, s| m.max(s.abs()));
+                let mut weights = [0.0; 7];
+                (weights[Emotion::Anger.index()], weights[Emotion::Neutral.index()]) = (peak, 1.0 - peak);
+                EmotionScores::normalized(weights)
+            })
+            .collect())
+    }
+}
+
+/// A face model written in Rust: a wide face box reads as joy.
+struct WideFaces;
+
+impl FaceModel for WideFaces {
+    fn score_members(&self, faces: &[FaceInput]) -> emosense_core::Result<Vec<MemberScores>> {
+        let scores = faces
+            .iter()
+            .map(|f| {
+                let b = f.face_box();
+                let wide = (b.width / (b.width + b.height)).clamp(0.0, 1.0);
+                let mut weights = [0.0; 7];
+                (weights[Emotion::Joy.index()], weights[Emotion::Neutral.index()]) = (wide, 1.0 - wide);
+                EmotionScores::normalized(weights)
+            })
+            .collect();
+        Ok(vec![MemberScores { name: "wide".into(), weight: 1.0, scores }])
+    }
+}
+
+#[test]
+fn speech_and_face_models_registered_in_rust_answer_by_name() {
+    let speech = ModelManifest::in_process("loudness", "0.1.0", Modality::Audio, "peak level as anger", "Apache-2.0");
+    let face = ModelManifest::in_process("wide-faces", "0.1.0", Modality::Face, "box shape as joy", "Apache-2.0");
+    let engine = || EmoSense::new(Config { model_dir: model_dir(), ..Config::default() });
+    let taken = ModelManifest { id: "audio-prosody-rules".into(), ..speech.clone() };
+    assert!(engine().with_audio_model(taken, Arc::new(Loudness)).is_err(), "a taken id is refused");
+    let engine = engine().with_audio_model(speech, Arc::new(Loudness)).and_then(|e| e.with_face_model(face, Arc::new(WideFaces))).unwrap();
+    let api = Api::new(Arc::new(engine));
+    let (status, body) = analyze_at(&api, "audio", json!({"audio_base64": fixture_base64("audio/speech.wav"), "model": "loudness"}));
+    assert_eq!((status, body["metadata"]["model"].as_str()), (200, Some("loudness")), "{body}");
+    assert!(body["emotions"]["anger"].as_f64().unwrap() > 0.0 && body["emotions"]["joy"] == 0.0, "{body}");
+    let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/face_48.png"), "aligned_face": true, "model": "wide-faces"}));
+    assert_eq!((status, body["metadata"]["model"].as_str()), (200, Some("wide-faces")), "{body}");
+    assert!((body["emotions"]["joy"].as_f64().unwrap() - 0.5).abs() < 1e-3, "a square face is half joy: {body}");
 }

@@ -50,12 +50,7 @@ impl SpeechEncoder {
 }
 
 impl AudioModel for SpeechEncoder {
-    /// Runs consecutive windows of equal length as one batch (all windows of a long clip are equally long).
     fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
-        let mut scores = Vec::with_capacity(windows.len());
-        for batch in windows.chunk_by(|a, b| a.encoder_mel.len() == b.encoder_mel.len()) {
-            scores.extend(self.score_batch(batch)?);
-        }
-        Ok(scores)
+        super::score_in_batches(windows, |w| w.encoder_mel.len(), |batch| self.score_batch(batch))
     }
 }

@@ -11,9 +11,11 @@ mod linear;
 mod prosody;
 mod resample;
 mod vad;
+mod waveform;
 mod whisper_mel;
 
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -23,7 +25,7 @@ use crate::config::Config;
 use crate::limits::Limit;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelManifest, ModelStatus, Registry};
 use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
@@ -44,9 +46,32 @@ const TRIM_BELOW_PEAK_DB: f32 = 40.0;
 /// Level every clip is normalised to (RMS, dBFS).
 const TARGET_RMS_DBFS: f32 = -20.0;
 
-/// What every rung of the audio ladder does: scores analysis windows.
-trait AudioModel: Send + Sync {
+/// A speech model: the built-in tiers and custom models answer through it, and a program embedding this crate
+/// registers its own with [`crate::EmoSense::with_audio_model`].
+pub trait AudioModel: Send + Sync {
+    /// Scores each analysis window (speech only, at [`MODEL_RATE`]), one distribution per window in order; the
+    /// clip's answer is their mean weighed by the speech each holds.
     fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>>;
+}
+
+impl<T: AudioModel + ?Sized> AudioModel for Arc<T> {
+    fn score(&self, windows: &[Window]) -> Result<Vec<EmotionScores>> {
+        (**self).score(windows)
+    }
+}
+
+/// Scores consecutive windows of equal `length` as one batch each (every window of a long clip is as long as the
+/// others, so a clip is usually one batch).
+fn score_in_batches(
+    windows: &[Window],
+    length: impl Fn(&Window) -> usize,
+    mut score_batch: impl FnMut(&[Window]) -> Result<Vec<EmotionScores>>,
+) -> Result<Vec<EmotionScores>> {
+    let mut scores = Vec::with_capacity(windows.len());
+    for batch in windows.chunk_by(|a, b| length(a) == length(b)) {
+        scores.extend(score_batch(batch)?);
+    }
+    Ok(scores)
 }
 
 /// Options of an audio analysis request.
@@ -54,6 +79,8 @@ trait AudioModel: Send + Sync {
 pub struct AudioOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
+    /// Answer with this model only (the id of a built-in, custom or registered speech model) instead of the ladder.
+    pub model: Option<String>,
     /// Also return each window's result as a timeline.
     pub segments: bool,
     /// Also return the clip's feature summary under `metadata.features`.
@@ -100,6 +127,8 @@ pub struct TimeSegment {
 pub struct Window {
     /// Span in samples of the prepared audio.
     pub span: Range<usize>,
+    /// The window's samples at [`MODEL_RATE`], level normalised (-20 dBFS RMS over the clip's sound), in [-1, 1].
+    pub samples: Vec<f32>,
     /// Summary features, named by [`feature_names`].
     pub features: Vec<f32>,
     /// The speech encoder's input: Whisper's normalised log-mel frames `[frame][band]` (10 ms hop,
@@ -126,11 +155,21 @@ pub struct AudioAnalyzer {
 }
 
 impl AudioAnalyzer {
-    /// Builds the ladder from the registry's speech models; nothing is read from disk until the first analysis.
+    /// Builds the ladder from the registry's speech models, and the custom models a request may name; nothing is
+    /// read from disk until the first analysis.
     pub fn new(config: &Config, registry: &Registry) -> Self {
         let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| vad::VoiceActivity::load(&entry.only_graph()?, entry.id()));
         let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
-        AudioAnalyzer { vad, ladder: Ladder::new("audio", rungs), limit: config.limits.audio_file() }
+        let mut ladder = Ladder::new("audio", rungs);
+        for entry in registry.custom(Modality::Audio) {
+            ladder.add_named(Rung::new(entry, load));
+        }
+        AudioAnalyzer { vad, ladder, limit: config.limits.audio_file() }
+    }
+
+    /// Adds a model registered in Rust, answering when a request names `manifest.id`.
+    pub fn register(&mut self, manifest: ModelManifest, model: Arc<dyn AudioModel>) -> std::result::Result<(), LoadError> {
+        self.ladder.register(manifest, Modality::Audio, move || Box::new(model.clone()) as Box<dyn AudioModel>)
     }
 
     /// Decodes, resamples, trims and normalises an audio file; `field` names the request field in errors.
@@ -167,7 +206,7 @@ impl AudioAnalyzer {
                 let samples = &prepared.samples[span.clone()];
                 let mut encoder_mel = whisper_mel::log_mel(samples);
                 encoder_mel.truncate(encoder_mel.len() / 2 * 2);
-                Window { features: features::summarize(samples), encoder_mel, span }
+                Window { features: features::summarize(samples), encoder_mel, samples: samples.to_vec(), span }
             })
             .collect()
     }
@@ -183,6 +222,7 @@ impl AudioAnalyzer {
     pub fn analyze(&self, field: &str, bytes: &[u8], options: &AudioOptions) -> Result<AnalysisResult> {
         let started = Instant::now();
         options.budget.check()?;
+        self.ladder.check_request(options.model.as_deref(), options.tier)?;
         let prepared = self.prepare(field, bytes)?;
         options.budget.check()?;
         let mut warnings = Vec::new();
@@ -214,7 +254,7 @@ impl AudioAnalyzer {
         };
         let windows = Self::windows_where(&prepared, |span| speech_in(span) > 0);
         options.budget.check()?;
-        let (scores, answered) = self.ladder.run(options.tier, |model| model.score(&windows))?;
+        let (scores, answered) = self.ladder.run_requested(options.model.as_deref(), options.tier, |model| model.score(&windows))?;
         let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));
         details.windows = windows.len();
         let details = Details {
@@ -295,6 +335,7 @@ fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn AudioModel>, LoadErro
         Architecture::SpeechEncoderHead => Box::new(encoder::SpeechEncoder::load(&entry.only_graph()?, entry.id())?),
         Architecture::FeatureLinear => Box::new(linear::Linear::load(&entry.named("linear.json")?)?),
         Architecture::ProsodyRules => Box::new(prosody::ProsodyRules),
+        Architecture::WaveformClassifier => Box::new(waveform::WaveformClassifier::load(entry)?),
         other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a speech classifier") }),
     })
 }

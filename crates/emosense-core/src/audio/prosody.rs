@@ -56,7 +56,7 @@ mod tests {
         for (name, value) in pairs {
             features[features::names().iter().position(|n| n == name).unwrap()] = *value;
         }
-        Window { span: 0..16_000, features, encoder_mel: Vec::new() }
+        Window { span: 0..16_000, features, encoder_mel: Vec::new(), samples: Vec::new() }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Primary tier: expression classifiers, each given the crop, colour and scaling it was trained on, each run on the
-//! face and its mirror image, and their probabilities averaged with the weights of [`MEMBERS`].
+//! face and its mirror image, and their probabilities averaged with the weights the manifest gives its members.
+//! A custom face model (`image-classifier`) is the same with one member, described by the model itself.
 //! - `emosense`: the CNN trained here on FER2013 Training (`tools/face/train_expression.py`): the box grown by 10 %,
 //!   48 × 48 grey in [0, 1], NCHW.
 //! - face-api's FaceExpressionNet: the box centre-padded to a square, 112 × 112 RGB 0..255, NCHW.
@@ -16,7 +17,7 @@ use super::image::{crop_resized, letterboxed, luma};
 use super::{FaceInput, FaceModel, MemberScores};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Colour, Crop, GraphMember, ImageInput, LabelMapping, Layout, ModelEntry};
+use crate::registry::{Architecture, Colour, Crop, GraphMember, ImageInput, InputContract, LabelMapping, Layout, ModelEntry, ScoreKind};
 use crate::parallel::parallel_map;
 
 /// The tensor shape of a batch of `n` patches of `input`.
@@ -53,16 +54,27 @@ struct MemberSpec {
     name: String,
     input: ImageInput,
     labels: LabelMapping,
+    output: ScoreKind,
     /// Share of the member in the ensemble's mean.
     weight: f32,
 }
 
 impl MemberSpec {
-    /// The spec a manifest's member describes (checked when the manifest was read).
+    /// The spec a manifest's member describes (checked when the manifest was read); members output probabilities.
     fn of(member: &GraphMember) -> std::result::Result<MemberSpec, LoadError> {
         let labels = LabelMapping::new(&member.labels, &Default::default())
             .map_err(|e| LoadError::ContractMismatch { model: member.name.clone(), message: e.0 })?;
-        Ok(MemberSpec { name: member.name.clone(), input: member.input, labels, weight: member.weight })
+        Ok(MemberSpec { name: member.name.clone(), input: member.input, labels, output: ScoreKind::Probabilities, weight: member.weight })
+    }
+
+    /// The one member of an image classifier: its graph, patch, output and labels are the model's.
+    fn single(entry: &ModelEntry) -> std::result::Result<(MemberSpec, std::path::PathBuf), LoadError> {
+        let contract = |message: String| LoadError::ContractMismatch { model: entry.id().to_owned(), message };
+        let Some(InputContract::Image { patch: Some(input), output: Some(output), .. }) = &entry.manifest.input else {
+            return Err(contract("its input contract is not an image patch".into()));
+        };
+        let labels = entry.manifest.label_mapping().map_err(|e| contract(e.0))?;
+        Ok((MemberSpec { name: entry.id().to_owned(), input: *input, labels, output: *output, weight: 1.0 }, entry.only_graph()?))
     }
 }
 
@@ -83,15 +95,17 @@ pub(super) struct Ensemble {
 }
 
 impl Ensemble {
-    /// Loads each member the entry's manifest lists from its graph among the entry's files.
+    /// Loads each member the entry's manifest lists from its graph among the entry's files (an image classifier's
+    /// one graph), and checks each graph's output against its labels.
     pub(super) fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
-        let members = entry
-            .manifest
-            .members
-            .iter()
-            .map(|member| {
-                let spec = MemberSpec::of(member)?;
-                let plan = load_plan(&entry.graph(&member.graph)?, &spec.input)?;
+        let specs = match entry.manifest.architecture {
+            Architecture::ImageClassifier => vec![MemberSpec::single(entry)?],
+            _ => entry.manifest.members.iter().map(|member| Ok((MemberSpec::of(member)?, entry.graph(&member.graph)?))).collect::<std::result::Result<_, LoadError>>()?,
+        };
+        let members = specs
+            .into_iter()
+            .map(|(spec, graph)| {
+                let plan = load_plan(&graph, &spec, entry.id())?;
                 Ok(Member { spec, plan })
             })
             .collect::<std::result::Result<Vec<_>, LoadError>>()?;
@@ -99,12 +113,16 @@ impl Ensemble {
     }
 }
 
-fn load_plan(path: &Path, input: &ImageInput) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
-    (|| -> TractResult<_> {
-        let graph = crate::onnx::read_model(path)?;
-        graph.with_input_fact(0, f32::fact(shape(input, PAIR)).into())?.into_optimized()?.into_runnable()
-    })()
-    .map_err(|e| LoadError::unreadable(path, e))
+/// The member's graph optimised for a face and its mirror image, its output checked against its labels.
+fn load_plan(path: &Path, spec: &MemberSpec, model: &str) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
+    let contract = |message: String| LoadError::ContractMismatch { model: format!("{model}/{}", spec.name), message };
+    let graph = crate::onnx::read_model(path).map_err(|e| LoadError::unreadable(path, e))?;
+    let typed = graph
+        .with_input_fact(0, f32::fact(shape(&spec.input, PAIR)).into())
+        .and_then(|g| g.into_optimized())
+        .map_err(|e| contract(format!("the graph does not read float32 {:?}: {e:#}", shape(&spec.input, PAIR))))?;
+    crate::onnx::check_label_output(&typed, spec.labels.labels()).map_err(contract)?;
+    typed.into_runnable().map_err(|e| LoadError::unreadable(path, e))
 }
 
 impl MemberSpec {
@@ -141,10 +159,10 @@ impl Member {
     /// A face's probabilities, averaged with its mirror image's.
     fn score(&self, face: &FaceInput) -> TractResult<EmotionScores> {
         let outputs = self.plan.run(tvec!(self.spec.tensor(face).into()))?;
-        let probs = outputs[0].to_plain_array_view::<f32>()?;
+        let scores = outputs[0].to_plain_array_view::<f32>()?;
         let ordered = |row: usize| {
-            let label_probabilities: Vec<f32> = (0..self.spec.labels.labels()).map(|k| probs[[row, k]]).collect();
-            EmotionScores::normalized(self.spec.labels.weights(&label_probabilities))
+            let label_scores: Vec<f32> = (0..self.spec.labels.labels()).map(|k| scores[[row, k]]).collect();
+            self.spec.labels.emotions(self.spec.output, &label_scores)
         };
         Ok(EmotionScores::weighted_mean([(&ordered(0), 1.0), (&ordered(1), 1.0)]))
     }

@@ -24,7 +24,7 @@ use crate::config::{Config, Precision};
 use crate::limits::Limits;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelStatus, Registry};
+use crate::registry::{Architecture, Modality, ModelEntry, ModelManifest, ModelStatus, Registry};
 use crate::parallel::parallel_map;
 use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
@@ -36,8 +36,8 @@ pub use video::VideoInfo;
 /// A face's landmarks, computed once by whichever thread needs them first.
 type LandmarkCell = OnceLock<std::result::Result<mesh::Landmarks, String>>;
 
-/// One face as the rungs of the ladder see it.
-pub(crate) struct FaceInput<'a> {
+/// One face as a face model sees it: the image, the face's box in it, and its landmarks on demand.
+pub struct FaceInput<'a> {
     image: &'a RgbImage,
     face_box: FaceBox,
     /// The whole image is the face (no margin is added around it).
@@ -48,6 +48,26 @@ pub(crate) struct FaceInput<'a> {
 }
 
 impl FaceInput<'_> {
+    /// The upright image the face is in.
+    pub fn image(&self) -> &RgbImage {
+        self.image
+    }
+
+    /// The face's box in the image, as found.
+    pub fn face_box(&self) -> FaceBox {
+        self.face_box
+    }
+
+    /// Whether the whole image is the face (an aligned crop): no margin should be added around the box.
+    pub fn aligned(&self) -> bool {
+        self.aligned
+    }
+
+    /// The face's 468 landmarks (x, y, z in image pixels), when the landmark model can find them.
+    pub fn landmark_points(&self) -> Option<&[[f32; 3]]> {
+        self.landmarks().ok().map(|l| l.points.as_slice())
+    }
+
     /// The face's landmarks (computed here unless another thread already did or is doing it), or why there are none.
     fn landmarks(&self) -> std::result::Result<&mesh::Landmarks, String> {
         let mesh = self.mesh.ok_or("the landmark model is unavailable")?;
@@ -55,7 +75,7 @@ impl FaceInput<'_> {
     }
 
     /// The face's measurements, when its landmarks could be found.
-    fn geometry(&self) -> Option<Geometry> {
+    pub fn geometry(&self) -> Option<Geometry> {
         self.landmarks().ok().and_then(|l| Geometry::from_landmarks(&l.points))
     }
 }
@@ -68,9 +88,18 @@ pub struct MemberScores {
     pub scores: Vec<EmotionScores>,
 }
 
-/// What every rung of the face ladder does: scores faces, as one or more members whose probabilities are averaged.
-trait FaceModel: Send + Sync {
+/// A face model: the built-in tiers and custom models answer through it, and a program embedding this crate
+/// registers its own with [`crate::EmoSense::with_face_model`]. It scores faces as one or more members whose
+/// distributions are averaged with their weights ([`mean_of_members`]).
+pub trait FaceModel: Send + Sync {
+    /// Each member's distribution for each face, in order.
     fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>>;
+}
+
+impl<T: FaceModel + ?Sized> FaceModel for Arc<T> {
+    fn score_members(&self, faces: &[FaceInput]) -> Result<Vec<MemberScores>> {
+        (**self).score_members(faces)
+    }
 }
 
 /// What a face answer's metadata adds.
@@ -119,6 +148,8 @@ pub struct ImageFacts {
 pub struct FaceOptions {
     /// Start the ladder at this tier instead of the top.
     pub tier: Option<Tier>,
+    /// Answer with this model only (the id of a built-in, custom or registered face model) instead of the ladder.
+    pub model: Option<String>,
     /// Include the 468 landmarks of each face.
     pub landmarks: bool,
     /// Include a PNG of the image with each face's box and label drawn.
@@ -161,6 +192,8 @@ pub struct FrameAnalysis {
     pub tier: Tier,
     pub model: String,
     pub model_version: String,
+    /// The precision of the weights that answered, for models with files per precision.
+    pub precision: Option<Precision>,
     pub skipped: Vec<String>,
     /// Detector input size that found the faces (`None` for aligned faces).
     pub detector_input: Option<u32>,
@@ -278,23 +311,30 @@ pub struct FaceAnalyzer {
     /// What answers for an image or video without a face.
     neutral_prior: Arc<ModelEntry>,
     limits: Limits,
-    precision: Precision,
     sampling: video::Sampling,
 }
 
 impl FaceAnalyzer {
-    /// Builds the pipeline and ladder from the registry's face models; nothing is read from disk until the first
-    /// analysis.
+    /// Builds the pipeline and ladder from the registry's face models, and the custom models a request may name;
+    /// nothing is read from disk until the first analysis.
     pub fn new(config: &Config, registry: &Registry) -> Self {
+        let mut ladder = Ladder::new("face", registry.ladder(Modality::Face).into_iter().map(|entry| Rung::new(entry, load)).collect());
+        for entry in registry.custom(Modality::Face) {
+            ladder.add_named(Rung::new(entry, load));
+        }
         FaceAnalyzer {
             detector: Rung::new(registry.stage(Architecture::TinyYoloFaceDetector), detect::Detector::load),
             mesh: Rung::new(registry.stage(Architecture::FaceMesh), |entry| mesh::FaceMesh::load(&entry.only_graph()?)),
-            ladder: Ladder::new("face", registry.ladder(Modality::Face).into_iter().map(|entry| Rung::new(entry, load)).collect()),
+            ladder,
             neutral_prior: registry.stage(Architecture::NeutralPrior),
             limits: config.limits,
-            precision: config.precision,
             sampling: video::Sampling { interval_s: 1.0 / config.video_sample_fps, max_frames: config.max_video_frames },
         }
+    }
+
+    /// Adds a model registered in Rust, answering when a request names `manifest.id`.
+    pub fn register(&mut self, manifest: ModelManifest, model: Arc<dyn FaceModel>) -> std::result::Result<(), LoadError> {
+        self.ladder.register(manifest, Modality::Face, move || Box::new(model.clone()) as Box<dyn FaceModel>)
     }
 
     /// Decodes an image file (JPEG, PNG, WebP, GIF, BMP) within the size and pixel limits; `field` names the request
@@ -309,6 +349,7 @@ impl FaceAnalyzer {
         let started = Instant::now();
         self.limits.media_file().check(field, bytes.len() as u64)?;
         options.budget.check()?;
+        self.ladder.check_request(options.model.as_deref(), options.tier)?;
         if let Some(container) = video::Container::sniff(bytes) {
             return self.analyze_video(field, bytes, container, options, started);
         }
@@ -322,7 +363,7 @@ impl FaceAnalyzer {
             _ => None,
         };
         let details = Details {
-            precision: (frame.tier == Tier::Primary).then_some(self.precision),
+            precision: frame.precision,
             face: Some(FaceDetails {
                 faces_detected: frame.faces.iter().filter(|f| f.score > 0.0).count(),
                 image: Some(ImageFacts { width: image.width(), height: image.height(), format: source, exif_reoriented, rotated_degrees }),
@@ -377,15 +418,15 @@ impl FaceAnalyzer {
         let emotions = if with_faces.is_empty() { EmotionScores::neutral_prior() } else { EmotionScores::weighted_mean(with_faces.iter().map(|m| (&m.emotions, 1.0))) };
         let most_faces = timeline.iter().map(|m| m.faces).max().unwrap_or(0);
         let frames_with_faces = with_faces.len();
-        let (tier, model, model_version) = match first_with_face {
+        let (tier, model, model_version, precision) = match first_with_face {
             Some(first) => {
                 skipped = first.skipped;
-                (first.tier, first.model, first.model_version)
+                (first.tier, first.model, first.model_version, first.precision)
             }
-            None => (Tier::Fallback, self.neutral_prior.id().to_owned(), self.neutral_prior.version().to_owned()),
+            None => (Tier::Fallback, self.neutral_prior.id().to_owned(), self.neutral_prior.version().to_owned(), None),
         };
         let details = Details {
-            precision: (tier == Tier::Primary).then_some(self.precision),
+            precision,
             face: Some(FaceDetails {
                 faces_detected: most_faces,
                 frames_analyzed: Some(timeline.len()),
@@ -509,6 +550,7 @@ impl FaceAnalyzer {
                 tier: Tier::Fallback,
                 model: self.neutral_prior.id().to_owned(),
                 model_version: self.neutral_prior.version().to_owned(),
+                precision: None,
                 skipped,
                 detector_input,
                 search,
@@ -538,7 +580,7 @@ impl FaceAnalyzer {
                 elapsed_ms(started)
             });
             let started = Instant::now();
-            let ran = self.ladder.run(options.tier, |model| Ok(mean_of_members(&model.score_members(&inputs)?)));
+            let ran = self.ladder.run_requested(options.model.as_deref(), options.tier, |model| Ok(mean_of_members(&model.score_members(&inputs)?)));
             stages_ms.expression = elapsed_ms(started);
             (ran, landmark_job.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
@@ -573,6 +615,7 @@ impl FaceAnalyzer {
             tier: answered.entry.tier(),
             model: answered.entry.id().to_owned(),
             model_version: answered.entry.version().to_owned(),
+            precision: answered.entry.weights_precision(),
             skipped,
             detector_input,
             search,
@@ -667,7 +710,7 @@ impl FaceModel for NeutralPrior {
 /// Loads a face classifier by its architecture.
 fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn FaceModel>, LoadError> {
     Ok(match entry.manifest.architecture {
-        Architecture::ExpressionEnsemble => Box::new(expression::Ensemble::load(entry)?),
+        Architecture::ExpressionEnsemble | Architecture::ImageClassifier => Box::new(expression::Ensemble::load(entry)?),
         Architecture::GeometryRules => Box::new(GeometryRules { id: entry.id().to_owned() }),
         Architecture::NeutralPrior => Box::new(NeutralPrior),
         other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a face classifier") }),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Modality;
 use crate::config::Precision;
-use crate::emotion::Emotion;
+use crate::emotion::{Emotion, EmotionScores};
 use crate::tier::Tier;
 
 /// One `manifest.json`: the models of a folder.
@@ -44,7 +44,7 @@ pub enum Runtime {
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// Text: a transformer encoder with a classification head, `input_ids` and `attention_mask` in, one score per
-    /// label out; its tokenizer is one of the model's files. The one architecture a custom text model may use.
+    /// label out; its tokenizer is one of the model's files. The architecture of custom text models.
     TextEncoderClassifier,
     /// Text: logistic regression over TF-IDF word and bigram features (`linear.json`).
     TfidfLinear,
@@ -58,6 +58,9 @@ pub enum Architecture {
     ProsodyRules,
     /// Speech: Silero voice activity detector.
     SileroVad,
+    /// Speech: one ONNX graph over the waveform of each analysis window (`[batch, samples]` at the pipeline's
+    /// sample rate), one score per label out. The architecture of custom speech models.
+    WaveformClassifier,
     /// Faces: tiny-YOLO face detector at two input sizes.
     TinyYoloFaceDetector,
     /// Faces: 468-point face mesh with a face-presence score.
@@ -68,6 +71,9 @@ pub enum Architecture {
     GeometryRules,
     /// Faces: the label prior, answered when nothing else can.
     NeutralPrior,
+    /// Faces: one ONNX graph over a patch of each face (`input.patch` describes it), one score per label out, run on
+    /// the face and its mirror image. The architecture of custom face models.
+    ImageClassifier,
     /// Any modality: the weighted mean of other models of the modality (`ensemble` lists them).
     Ensemble,
     /// Any modality: a model registered in Rust by the program embedding this crate.
@@ -80,11 +86,15 @@ impl Architecture {
         use Architecture::*;
         match self {
             TextEncoderClassifier | TfidfLinear | Lexicon => Some(Modality::Text),
-            SpeechEncoderHead | FeatureLinear | ProsodyRules | SileroVad => Some(Modality::Audio),
-            TinyYoloFaceDetector | FaceMesh | ExpressionEnsemble | GeometryRules | NeutralPrior => Some(Modality::Face),
+            SpeechEncoderHead | FeatureLinear | ProsodyRules | SileroVad | WaveformClassifier => Some(Modality::Audio),
+            TinyYoloFaceDetector | FaceMesh | ExpressionEnsemble | GeometryRules | NeutralPrior | ImageClassifier => Some(Modality::Face),
             Ensemble | InProcess => None,
         }
     }
+
+    /// The architectures a custom model folder may use, one per modality: a single ONNX graph whose input contract
+    /// the manifest describes.
+    pub const CUSTOM: [Architecture; 3] = [Architecture::TextEncoderClassifier, Architecture::WaveformClassifier, Architecture::ImageClassifier];
 }
 
 /// What a model does in its modality's pipeline.
@@ -139,9 +149,37 @@ pub enum InputContract {
     /// Lower-cased words of the text.
     Words { description: String },
     /// Audio resampled to `sample_rate`.
-    Speech { sample_rate: u32, description: String },
-    /// Image pixels; the form of each graph is described in words (checked by the loaders).
-    Image { description: String },
+    Speech {
+        sample_rate: u32,
+        /// How a waveform classifier's window is scaled before it is read (the built-in models read features).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waveform: Option<WaveformInput>,
+        /// What a waveform classifier's output holds per label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<ScoreKind>,
+        description: String,
+    },
+    /// Image pixels.
+    Image {
+        /// The face patch an image classifier reads; the built-in detector, landmark and expression models describe
+        /// their input in words (the expression ensemble per member).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        patch: Option<ImageInput>,
+        /// What an image classifier's output holds per label.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output: Option<ScoreKind>,
+        description: String,
+    },
+}
+
+/// How a waveform classifier's window is scaled: as the pipeline prepares it (level normalised to -20 dBFS RMS,
+/// samples in [-1, 1]), or to zero mean and unit variance per window (what wav2vec2-style feature extractors do with
+/// `do_normalize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum WaveformInput {
+    AsPrepared,
+    ZeroMeanUnitVariance,
 }
 
 /// What a classifier's output holds.
@@ -360,8 +398,22 @@ impl ModelManifest {
                 return problem("input.max_tokens must leave room for a token between the special tokens".into());
             }
         }
-        if self.architecture == Architecture::TextEncoderClassifier && !matches!(self.input, Some(InputContract::Tokens { .. })) {
-            return problem("a text-encoder-classifier needs an input of kind \"tokens\"".into());
+        match (self.architecture, &self.input) {
+            (Architecture::TextEncoderClassifier, Some(InputContract::Tokens { .. })) => {}
+            (Architecture::TextEncoderClassifier, _) => return problem("a text-encoder-classifier needs an input of kind \"tokens\"".into()),
+            (Architecture::WaveformClassifier, Some(InputContract::Speech { sample_rate, waveform: Some(_), output: Some(_), .. })) => {
+                if *sample_rate != crate::audio::MODEL_RATE {
+                    return problem(format!("input.sample_rate must be {} (the rate the speech pipeline prepares audio at)", crate::audio::MODEL_RATE));
+                }
+            }
+            (Architecture::WaveformClassifier, _) => {
+                return problem("a waveform-classifier needs an input of kind \"speech\" with sample_rate, waveform and output".into());
+            }
+            (Architecture::ImageClassifier, Some(InputContract::Image { patch: Some(patch), output: Some(_), .. })) => {
+                check_patch(patch).map_err(|e| ManifestProblem(format!("model {}: input.patch: {}", self.id, e.0)))?;
+            }
+            (Architecture::ImageClassifier, _) => return problem("an image-classifier needs an input of kind \"image\" with patch and output".into()),
+            _ => {}
         }
         if self.architecture == Architecture::ExpressionEnsemble {
             self.check_members().map_err(|m| ManifestProblem(format!("model {}: {m}", self.id)))?;
@@ -381,10 +433,7 @@ impl ModelManifest {
         }
         for member in &self.members {
             LabelMapping::new(&member.labels, &BTreeMap::new()).map_err(|e| format!("member {}: {}", member.name, e.0))?;
-            let input = &member.input;
-            if input.side == 0 || input.side > 1024 || !(input.divide > 0.0) || !input.multiply.is_finite() || !input.subtract.is_finite() {
-                return Err(format!("member {}: input side must be 1 to 1024 and divide positive", member.name));
-            }
+            check_patch(&member.input).map_err(|e| format!("member {}: {}", member.name, e.0))?;
             let stem = |f: &ModelFile| f.name.strip_suffix(".onnx").map(|s| s.strip_suffix(".int8").or(s.strip_suffix(".fp32")).unwrap_or(s).to_owned());
             if !self.files.iter().any(|f| stem(f).as_deref() == Some(member.graph.as_str())) {
                 return Err(format!("member {}: no file holds its graph {}", member.name, member.graph));
@@ -397,6 +446,14 @@ impl ModelManifest {
     pub fn label_mapping(&self) -> Result<LabelMapping, ManifestProblem> {
         LabelMapping::new(&self.labels, &self.label_map)
     }
+}
+
+/// Checks that a face patch can be made: a side of 1 to 1024 pixels, a positive divisor, finite scaling.
+fn check_patch(input: &ImageInput) -> Result<(), ManifestProblem> {
+    if input.side == 0 || input.side > 1024 || !(input.divide > 0.0) || !input.multiply.is_finite() || !input.subtract.is_finite() {
+        return Err(ManifestProblem("input side must be 1 to 1024 and divide positive".into()));
+    }
+    Ok(())
 }
 
 /// How a classifier's label scores become the seven emotion probabilities: per label, the emotions it feeds and the
@@ -448,6 +505,26 @@ impl LabelMapping {
     /// Whether the labels are the seven emotions in [`Emotion::ALL`] order.
     pub fn is_identity(&self) -> bool {
         self.targets.len() == 7 && self.targets.iter().zip(Emotion::ALL).all(|(t, e)| t.as_slice() == [(e, 1.0)])
+    }
+
+    /// The seven emotion probabilities from one row of a classifier's output: softmax first for logits, then the
+    /// labels' shares summed per emotion and renormalised (dropped labels leave out theirs).
+    pub fn emotions(&self, output: ScoreKind, row: &[f32]) -> EmotionScores {
+        if self.is_identity() && output == ScoreKind::Logits {
+            let mut logits = [0.0f32; 7];
+            logits.copy_from_slice(row);
+            return EmotionScores::from_logits(&logits);
+        }
+        let probabilities: Vec<f32> = match output {
+            ScoreKind::Logits => {
+                let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let exp: Vec<f32> = row.iter().map(|l| (l - max).exp()).collect();
+                let sum: f32 = exp.iter().sum();
+                exp.into_iter().map(|e| e / sum).collect()
+            }
+            ScoreKind::Probabilities => row.iter().map(|p| p.max(0.0)).collect(),
+        };
+        EmotionScores::normalized(self.weights(&probabilities))
     }
 
     /// The seven emotion weights from one probability per label (dropped labels leave out their share; the

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use manifest::{
     Architecture, Colour, Crop, EnsembleMember, GraphMember, ImageInput, InputContract, LabelMapping, LabelTarget, Layout, Manifest, ModelFile,
-    ModelManifest, Role, Runtime, ScoreKind,
+    ModelManifest, Role, Runtime, ScoreKind, WaveformInput,
 };
 
 use crate::config::Precision;
@@ -294,10 +294,13 @@ impl Registry {
             self.refused.push(refuse(bad_manifest(&path, problem.0)));
         } else if self.entries.iter().any(|e| e.id() == manifest.id) {
             self.refused.push(refuse(bad_manifest(&path, format!("model id {} is taken by another model", manifest.id))));
-        } else if custom && manifest.architecture != Architecture::TextEncoderClassifier {
+        } else if custom && !Architecture::CUSTOM.contains(&manifest.architecture) {
             self.refused.push(refuse(bad_manifest(
                 &path,
-                format!("model {}: a custom model's architecture must be text-encoder-classifier (the others are built in)", manifest.id),
+                format!(
+                    "model {}: a custom model's architecture must be text-encoder-classifier, waveform-classifier or image-classifier (the others are built in)",
+                    manifest.id
+                ),
             )));
         } else {
             self.entries.push(Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder: folder.to_owned(), custom, precision }));

@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::limits::Limit;
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, EnsembleMember, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry, Runtime};
+use crate::registry::{Architecture, EnsembleMember, Modality, ModelEntry, ModelManifest, ModelStatus, Refused, Registry};
 use crate::result::{AnalysisResult, Details, Metadata, SegmentResult};
 use crate::tier::{Answered, Ladder, Rung, Tier};
 
@@ -132,16 +132,10 @@ impl TextAnalyzer {
 
     /// Adds a model registered in Rust, answering when a request names `manifest.id`.
     pub fn register(&mut self, manifest: ModelManifest, model: Arc<dyn TextModel>) -> std::result::Result<(), LoadError> {
-        let taken = self.ladder.find(&manifest.id).is_some() || self.refused.iter().any(|r| r.id == manifest.id);
-        if taken || manifest.runtime != Runtime::InProcess || manifest.architecture != Architecture::InProcess {
-            return Err(LoadError::BadManifest {
-                path: "(registered in code)".into(),
-                message: format!("model {}: the id must be free and runtime and architecture in-process", manifest.id),
-            });
+        if self.refused.iter().any(|r| r.id == manifest.id) {
+            return Err(LoadError::BadManifest { path: "(registered in code)".into(), message: format!("model {}: the id is taken", manifest.id) });
         }
-        let entry = Arc::new(ModelEntry::without_files(manifest, Modality::Text));
-        self.ladder.add_named(Rung::new(entry, move |_| Ok(Box::new(model.clone()) as Box<dyn TextModel>)));
-        Ok(())
+        self.ladder.register(manifest, Modality::Text, move || Box::new(model.clone()) as Box<dyn TextModel>)
     }
 
     /// Checks one text against the input rules: present, not blank, within `MAX_TEXT_LENGTH` characters.
@@ -216,12 +210,7 @@ impl TextAnalyzer {
     fn run_ladder(&self, inputs: &[&str], options: &TextOptions) -> Result<(Vec<Scored>, Answered<'_>)> {
         let readable: Vec<Cow<'_, str>> = inputs.iter().map(|t| emoji::with_names(t)).collect();
         let readable: Vec<&str> = readable.iter().map(AsRef::as_ref).collect();
-        let score = |model: &Box<dyn TextModel>| model.score(&readable, self.batch_size, &options.budget);
-        match (&options.model, options.tier) {
-            (Some(_), Some(_)) => Err(Error::invalid("model", "names one model; a tier cannot be asked for with it")),
-            (Some(id), None) => self.ladder.run_model(id, "model", score),
-            (None, tier) => self.ladder.run(tier, score),
-        }
+        self.ladder.run_requested(options.model.as_deref(), options.tier, |model| model.score(&readable, self.batch_size, &options.budget))
     }
 
     fn result(&self, scored: &Scored, text: &str, answered: &Answered<'_>, started: Instant) -> AnalysisResult {

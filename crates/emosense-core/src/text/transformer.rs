@@ -93,11 +93,7 @@ impl Transformer {
             .and_then(|g| g.with_input_fact(1, i64::fact([batch.to_dim(), seq.to_dim()]).into()))
             .and_then(|g| g.into_optimized())
             .map_err(|e| LoadError::unreadable(path, e))?;
-        let output = typed.output_fact(0).map_err(|e| LoadError::unreadable(path, e))?;
-        let per_sequence = output.shape.iter().last().and_then(|d| d.as_i64());
-        if output.rank() != 2 || per_sequence != Some(labels as i64) {
-            return Err(contract(format!("the graph's output has shape {:?}; the manifest lists {labels} labels", output.shape)));
-        }
+        crate::onnx::check_label_output(&typed, labels).map_err(contract)?;
         typed.into_runnable().map_err(|e| LoadError::unreadable(path, e))
     }
 
@@ -138,33 +134,12 @@ impl Transformer {
         if scores.shape() != [chunks.len(), self.labels.labels()] {
             return Err(self.error(format!("unexpected output shape {:?}", scores.shape())));
         }
-        Ok(scores.outer_iter().map(|row| self.emotions(&row.iter().copied().collect::<Vec<f32>>())).collect())
-    }
-
-    /// The seven emotion probabilities from one row of the graph's output.
-    fn emotions(&self, row: &[f32]) -> EmotionScores {
-        if self.labels.is_identity() && self.output == ScoreKind::Logits {
-            let mut logits = [0.0f32; 7];
-            logits.copy_from_slice(row);
-            return EmotionScores::from_logits(&logits);
-        }
-        let probabilities = match self.output {
-            ScoreKind::Logits => softmax(row),
-            ScoreKind::Probabilities => row.iter().map(|p| p.max(0.0)).collect(),
-        };
-        EmotionScores::normalized(self.labels.weights(&probabilities))
+        Ok(scores.outer_iter().map(|row| self.labels.emotions(self.output, &row.iter().copied().collect::<Vec<f32>>())).collect())
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {
         Error::Model { model: self.id.clone(), message: e.to_string() }
     }
-}
-
-fn softmax(logits: &[f32]) -> Vec<f32> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exp: Vec<f32> = logits.iter().map(|l| (l - max).exp()).collect();
-    let sum: f32 = exp.iter().sum();
-    exp.into_iter().map(|e| e / sum).collect()
 }
 
 impl TextModel for Transformer {

@@ -333,7 +333,8 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
     version = lambda p: importlib.metadata.version(p)
     sources = [{"package": p, "registry": "PyPI", "version": version(p)} for p in ("scikit-learn", "torch", "numpy", "onnx")]
     turev = lambda tier: {p: cross[p]["tiers"][tier] for p in cross}
-    speech = lambda description: {"kind": "speech", "sample_rate": 16000, "description": description}
+    speech = lambda reads, description: {"kind": "speech", "sample_rate": 16000, "reads": reads, "description": description}
+    summary = {"kind": "summary_features", "count": len(names)}
     manifest = {"modality": "audio", "models": [
         {"id": "audio-whisper-tiny-emodb", "tier": "primary", "version": "3.0.0", "runtime": "tract",
          "architecture": "speech-encoder-head", "labels": LABELS,
@@ -347,7 +348,7 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
                      "origin": "OpenAI Whisper tiny.en (MIT) as converted to CTranslate2 by Systran (faster-whisper-tiny.en)",
                      "conversion": "CTranslate2 float16 tensors read into a PyTorch rebuild of the encoder "
                                    "(tools/audio/whisper_encoder.py; equals CTranslate2's encoder to 2e-4 on 30 s of audio)"},
-         "input": speech("Whisper's front end over each 4 s window of 16 kHz mono audio (silence trimmed, RMS "
+         "input": speech({"kind": "whisper_log_mel", "bands": 80}, "Whisper's front end over each 4 s window of 16 kHz mono audio (silence trimmed, RMS "
                          "normalised to -20 dBFS): 400-sample periodic Hann frames every 160 samples, centred "
                          "with reflect padding, 80 Slaney mel bands, log10 floored 8 below the window's maximum, "
                          "(x + 4) / 4; an even number of frames"),
@@ -362,13 +363,14 @@ def write_manifest(names, metrics, cross, agreement, seconds, vad_entry):
         {"id": "audio-logreg-emodb", "tier": "secondary", "version": "3.0.0", "runtime": "json",
          "architecture": "feature-linear", "labels": LABELS,
          "description": "multinomial logistic regression over standardised speech features", **common,
-         "input": speech(features_input), "source": sources[:1] + sources[2:], "training": {"C": LOGREG_C},
+         "input": speech(summary, features_input), "source": sources[:1] + sources[2:], "training": {"C": LOGREG_C},
          "files": manifest_files.entries(OUT, ["linear.json"]),
          "metrics": {"loso": metrics["secondary"], "turev": turev("secondary")}},
         {"id": "audio-prosody-rules", "tier": "fallback", "version": "1.0.0", "runtime": "builtin",
          "architecture": "prosody-rules",
          "description": "documented arousal/valence rules from pitch range, loudness range, spectral centroid, "
                         "rate and pitch slope (crates/emosense-core/src/audio/prosody.rs); compiled in",
+         "input": speech(summary, features_input),
          "licence": "Apache-2.0", "files": [], "metrics": {"all_clips": metrics["fallback"], "turev": turev("fallback")}},
         vad_entry]}
     with open(os.path.join(OUT, "manifest.json"), "w") as f:

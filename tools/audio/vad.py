@@ -82,7 +82,7 @@ def build(wheel, data):
             "architecture": "silero-vad", "version": PACKAGE[1],
             "description": "Silero VAD's batched 16 kHz graph: per 32 ms frame, the probability of speech",
             "licence": "MIT", "source": [{"package": PACKAGE[0], "registry": "PyPI", "version": PACKAGE[1], "file": MEMBER}],
-            "input": {"kind": "speech", "sample_rate": 16000,
+            "input": {"kind": "speech", "sample_rate": 16000, "reads": {"kind": "waveform", "scaling": "as_prepared"},
                       "description": "each 512-sample frame after the 64 samples before it (runs before every tier)"},
             "contract": {"input": "input float32 [S, 576] (each 512-sample frame after the 64 samples before it), h and c float32 [1, 1, 128] zeros",
                          "output": "speech_probs float32 [S, 1]"},

@@ -74,7 +74,8 @@ def main():
         "files": manifest_files.entries(OUT, ["model.onnx"]),
         "labels": LABELS,
         "label_map": LABEL_MAP,
-        "input": {"kind": "speech", "sample_rate": 16000, "waveform": "zero_mean_unit_variance", "output": "logits",
+        "input": {"kind": "speech", "sample_rate": 16000, "reads": {"kind": "waveform", "scaling": "zero_mean_unit_variance"},
+                  "output": "logits",
                   "description": "float32 [N, samples] at 16 kHz, one analysis window per row, zero mean and unit "
                                  "variance; output [N, 3] logits"},
         "licence": "Apache-2.0",

@@ -36,8 +36,11 @@ def files(*names):
     return manifest_files.entries(OUT, names)
 
 
-def image(description):
-    return {"kind": "image", "description": description}
+def image(description, patch=None):
+    out = {"kind": "image", "description": description}
+    if patch:
+        out["patch"] = patch
+    return out
 
 
 def metrics(report, model, data=None):
@@ -123,7 +126,9 @@ def main():
             "licence": "Apache-2.0",
             "source": [MEDIAPIPE],
             "files": files("face_mesh.int8.onnx"),
-            "input": image("NHWC RGB in [0, 1], 192 x 192: square crop of side 1.5 x the box's longer edge, centred on the box"),
+            "input": image("NHWC RGB in [0, 1], 192 x 192: square crop of side 1.5 x the box's longer edge, centred on the box",
+                           {"side": 192, "colour": "rgb", "layout": "nhwc", "crop": {"kind": "square", "scale": 1.5},
+                            "divide": 255.0, "subtract": 0.0, "multiply": 1.0}),
             "quantization": INT8,
             "contract": {
                 "input": "input_1 float32 [1, 192, 192, 3] NHWC RGB in [0, 1]: square crop of side 1.5 x the box's longer edge, centred on the box",

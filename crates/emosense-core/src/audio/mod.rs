@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::limits::Limit;
 use crate::emotion::{Emotion, EmotionScores};
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Modality, ModelEntry, ModelManifest, ModelStatus, Registry};
+use crate::registry::{Architecture, InputContract, Modality, ModelEntry, ModelManifest, ModelStatus, Registry, SpeechInput, WaveformScaling};
 use crate::result::{AnalysisResult, Details, Metadata};
 use crate::tier::{Ladder, Rung, Tier};
 
@@ -158,7 +158,10 @@ impl AudioAnalyzer {
     /// Builds the ladder from the registry's speech models, and the custom models a request may name; nothing is
     /// read from disk until the first analysis.
     pub fn new(config: &Config, registry: &Registry) -> Self {
-        let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| vad::VoiceActivity::load(&entry.only_graph()?, entry.id()));
+        let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| {
+            check_reads(entry, SpeechInput::Waveform { scaling: WaveformScaling::AsPrepared })?;
+            vad::VoiceActivity::load(&entry.only_graph()?, entry.id())
+        });
         let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
         let mut ladder = Ladder::new("audio", rungs);
         for entry in registry.custom(Modality::Audio) {
@@ -329,15 +332,43 @@ impl AudioAnalyzer {
     }
 }
 
-/// Loads a speech model by its architecture.
+/// Loads a speech model by its architecture, after checking that its manifest says it reads what the pipeline
+/// gives that architecture.
 fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn AudioModel>, LoadError> {
+    let summary = SpeechInput::SummaryFeatures { count: features::names().len() };
     Ok(match entry.manifest.architecture {
-        Architecture::SpeechEncoderHead => Box::new(encoder::SpeechEncoder::load(&entry.only_graph()?, entry.id())?),
-        Architecture::FeatureLinear => Box::new(linear::Linear::load(&entry.named("linear.json")?)?),
-        Architecture::ProsodyRules => Box::new(prosody::ProsodyRules),
+        Architecture::SpeechEncoderHead => {
+            check_reads(entry, SpeechInput::WhisperLogMel { bands: ENCODER_MEL_BANDS })?;
+            Box::new(encoder::SpeechEncoder::load(&entry.only_graph()?, entry.id())?)
+        }
+        Architecture::FeatureLinear => {
+            check_reads(entry, summary)?;
+            Box::new(linear::Linear::load(&entry.named("linear.json")?)?)
+        }
+        Architecture::ProsodyRules => {
+            check_reads(entry, summary)?;
+            Box::new(prosody::ProsodyRules)
+        }
         Architecture::WaveformClassifier => Box::new(waveform::WaveformClassifier::load(entry)?),
         other => return Err(LoadError::BadManifest { path: entry.folder.display().to_string(), message: format!("{other:?} is not a speech classifier") }),
     })
+}
+
+/// Checks that the entry's manifest says its model reads `expected` of each analysis window.
+fn check_reads(entry: &ModelEntry, expected: SpeechInput) -> std::result::Result<(), LoadError> {
+    match &entry.manifest.input {
+        Some(InputContract::Speech { reads, .. }) if *reads == expected => Ok(()),
+        other => Err(LoadError::ContractMismatch {
+            model: entry.id().to_owned(),
+            message: format!(
+                "the pipeline gives this architecture {expected:?} of each window; the manifest's input says {:?}",
+                other.as_ref().map(|input| match input {
+                    InputContract::Speech { reads, .. } => format!("{reads:?}"),
+                    _ => "not speech".to_owned(),
+                })
+            ),
+        }),
+    }
 }
 
 /// Sample range from the first to the last 20 ms frame within [`TRIM_BELOW_PEAK_DB`] of the loudest, or `None`
@@ -400,6 +431,21 @@ mod tests {
         let rate = MODEL_RATE as usize;
         assert_eq!(window_spans(3 * rate), vec![0..3 * rate]);
         assert_eq!(window_spans(10 * rate), vec![0..4 * rate, 3 * rate..7 * rate, 6 * rate..10 * rate]);
+    }
+
+    #[test]
+    fn a_speech_model_whose_manifest_reads_other_features_is_refused_at_load() {
+        let registry = Registry::scan(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized").as_path(), crate::Precision::Int8);
+        let encoder = registry.ladder(Modality::Audio).into_iter().find(|e| e.manifest.architecture == Architecture::SpeechEncoderHead).unwrap();
+        check_reads(&encoder, SpeechInput::WhisperLogMel { bands: ENCODER_MEL_BANDS }).unwrap();
+        let mut manifest = (*encoder.manifest).clone();
+        if let Some(InputContract::Speech { reads, .. }) = &mut manifest.input {
+            *reads = SpeechInput::WhisperLogMel { bands: 40 };
+        }
+        let changed = ModelEntry { manifest: std::sync::Arc::new(manifest), ..(*encoder).clone() };
+        let error = load(&changed).err().unwrap();
+        assert_eq!(error.kind(), "contract_mismatch");
+        assert!(error.to_string().contains("bands: 40"), "{error}");
     }
 
     #[test]

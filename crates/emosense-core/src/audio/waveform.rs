@@ -9,12 +9,12 @@ use tract_onnx::prelude::*;
 use super::{AudioModel, Window};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{InputContract, LabelMapping, ModelEntry, ScoreKind, WaveformInput};
+use crate::registry::{InputContract, LabelMapping, ModelEntry, ScoreKind, SpeechInput, WaveformScaling};
 
 /// A loaded waveform classifier: an optimised tract plan for a symbolic batch and length.
 pub(super) struct WaveformClassifier {
     plan: Arc<TypedRunnableModel>,
-    scaling: WaveformInput,
+    scaling: WaveformScaling,
     output: ScoreKind,
     labels: LabelMapping,
     id: String,
@@ -24,7 +24,7 @@ impl WaveformClassifier {
     /// Loads the model's one graph and checks it against the manifest: one input, one output value per label.
     pub(super) fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
         let contract = |message: String| LoadError::ContractMismatch { model: entry.id().to_owned(), message };
-        let Some(InputContract::Speech { waveform: Some(scaling), output: Some(output), .. }) = &entry.manifest.input else {
+        let Some(InputContract::Speech { reads: SpeechInput::Waveform { scaling }, output: Some(output), .. }) = &entry.manifest.input else {
             return Err(contract("its input contract is not a waveform of kind speech".into()));
         };
         let labels = entry.manifest.label_mapping().map_err(|e| contract(e.0))?;
@@ -47,8 +47,8 @@ impl WaveformClassifier {
     /// The window's samples as the graph reads them.
     fn scaled(&self, samples: &[f32]) -> Vec<f32> {
         match self.scaling {
-            WaveformInput::AsPrepared => samples.to_vec(),
-            WaveformInput::ZeroMeanUnitVariance => {
+            WaveformScaling::AsPrepared => samples.to_vec(),
+            WaveformScaling::ZeroMeanUnitVariance => {
                 let n = samples.len().max(1) as f32;
                 let mean = samples.iter().sum::<f32>() / n;
                 let deviation = (samples.iter().map(|s| (s - mean).powi(2)).sum::<f32>() / n + 1e-7).sqrt();

@@ -10,42 +10,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use image::{imageops, RgbImage};
+use image::imageops;
 use tract_onnx::prelude::*;
 
-use super::image::{crop_resized, letterboxed, luma};
+use super::patch::{self, shape};
 use super::{FaceInput, FaceModel, MemberScores};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
-use crate::registry::{Architecture, Colour, Crop, GraphMember, ImageInput, InputContract, LabelMapping, Layout, ModelEntry, ScoreKind};
+use crate::registry::{Architecture, GraphMember, ImageInput, InputContract, LabelMapping, ModelEntry, ScoreKind};
 use crate::parallel::parallel_map;
-
-/// The tensor shape of a batch of `n` patches of `input`.
-fn shape(input: &ImageInput, n: usize) -> [usize; 4] {
-    let (side, channels) = (input.side as usize, input.channels());
-    match input.layout {
-        Layout::Nhwc => [n, side, side, channels],
-        Layout::Nchw => [n, channels, side, side],
-    }
-}
-
-/// Where channel `c` of pixel `(x, y)` of patch `i` goes in the tensor of [`shape`].
-fn index(input: &ImageInput, i: usize, c: usize, x: u32, y: u32) -> [usize; 4] {
-    let (x, y) = (x as usize, y as usize);
-    match input.layout {
-        Layout::Nhwc => [i, y, x, c],
-        Layout::Nchw => [i, c, y, x],
-    }
-}
-
-/// The value a member reads for channel `c` of a pixel.
-fn value(input: &ImageInput, pixel: &image::Rgb<u8>, c: usize) -> f32 {
-    let v = match input.colour {
-        Colour::Grey => luma(pixel),
-        Colour::Rgb => f32::from(pixel.0[c]),
-    };
-    (v / input.divide - input.subtract) * input.multiply
-}
 
 /// What the ensemble knows of a member before loading it, from its manifest entry.
 #[derive(Debug, Clone)]
@@ -126,32 +99,10 @@ fn load_plan(path: &Path, spec: &MemberSpec, model: &str) -> std::result::Result
 }
 
 impl MemberSpec {
-    /// The member's input patch of a face.
-    fn patch(&self, face: &FaceInput) -> RgbImage {
-        let side = self.input.side;
-        match self.input.crop {
-            Crop::Letterbox => letterboxed(face.image, &face.face_box, side),
-            Crop::Grown { margin } => {
-                let region = if face.aligned { face.face_box } else { face.face_box.grown(margin) };
-                crop_resized(face.image, &region, side, side)
-            }
-        }
-    }
-
     /// A batch of a face's patch and its mirror image.
     fn tensor(&self, face: &FaceInput) -> Tensor {
-        let patch = self.patch(face);
-        let all = [imageops::flip_horizontal(&patch), patch];
-        let input = &self.input;
-        let mut data = tract_ndarray::Array4::<f32>::zeros(shape(input, all.len()));
-        for (i, patch) in all.iter().enumerate() {
-            for (x, y, pixel) in patch.enumerate_pixels() {
-                for c in 0..input.channels() {
-                    data[index(input, i, c, x, y)] = value(input, pixel, c);
-                }
-            }
-        }
-        data.into()
+        let patch = patch::patch(&self.input, face.image, &face.face_box, face.aligned);
+        patch::tensor(&self.input, &[imageops::flip_horizontal(&patch), patch])
     }
 }
 

@@ -1,20 +1,17 @@
-//! MediaPipe FaceMesh: 468 face landmarks from a square crop around a detected face (side 1.5 × the box's longer
-//! edge, resized to 192 px, RGB in [0, 1], NHWC). Outputs `conv2d_21` (468 × x, y, z in crop pixels) and
-//! `conv2d_31` (face-presence logit).
+//! MediaPipe FaceMesh: 468 face landmarks from a square crop around a detected face, as the manifest's patch
+//! describes it (side 1.5 × the box's longer edge, resized to 192 px, RGB in [0, 1], NHWC). Outputs `conv2d_21`
+//! (468 × x, y, z in crop pixels) and `conv2d_31` (face-presence logit).
 
-use std::path::Path;
 use std::sync::Arc;
 
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
-use super::image::{crop_resized, FaceBox};
+use super::image::FaceBox;
+use super::patch;
 use crate::error::LoadError;
+use crate::registry::{Crop, ImageInput, InputContract, ModelEntry};
 
-/// Side of the model's input, in pixels.
-pub const INPUT_SIZE: u32 = 192;
-/// The crop around a face box is this many times its longer edge.
-pub const CROP_SCALE: f32 = 1.5;
 /// Number of landmarks.
 pub const POINTS: usize = 468;
 
@@ -26,39 +23,42 @@ pub struct Landmarks {
     pub presence: f32,
 }
 
-/// The loaded FaceMesh graph.
+/// The loaded FaceMesh graph and the patch it reads.
 pub struct FaceMesh {
     plan: Arc<TypedRunnableModel>,
+    input: ImageInput,
 }
 
 impl FaceMesh {
-    /// Loads and optimises the graph at `path`.
-    pub fn load(path: &Path) -> std::result::Result<Self, LoadError> {
+    /// Loads and optimises the entry's graph for the patch its manifest describes, a square crop around the box
+    /// (landmarks are mapped back to the image through it).
+    pub fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
+        let input = match &entry.manifest.input {
+            Some(InputContract::Image { patch: Some(input), .. }) if matches!(input.crop, Crop::Square { .. }) => *input,
+            _ => return Err(LoadError::ContractMismatch { model: entry.id().to_owned(), message: "its input contract is not a square image patch".into() }),
+        };
+        let path = entry.only_graph()?;
         let plan = (|| -> TractResult<_> {
-            let s = INPUT_SIZE as usize;
-            let mut graph = crate::onnx::read_model(path)?;
+            let mut graph = crate::onnx::read_model(&path)?;
             let outputs = ["conv2d_21", "conv2d_31"]
                 .iter()
                 .map(|name| graph.find_outlet_label(name).ok_or_else(|| tract_onnx::tract_core::internal::format_err!("the graph has no output {name}")))
                 .collect::<TractResult<Vec<_>>>()?;
             graph.select_output_outlets(&outputs)?;
-            graph.with_input_fact(0, f32::fact([1, s, s, 3]).into())?.into_optimized()?.into_runnable()
+            graph.with_input_fact(0, f32::fact(patch::shape(&input, 1)).into())?.into_optimized()?.into_runnable()
         })()
-        .map_err(|e| LoadError::unreadable(path, e))?;
-        Ok(FaceMesh { plan })
+        .map_err(|e| LoadError::unreadable(&path, e))?;
+        Ok(FaceMesh { plan, input })
     }
 
     /// Landmarks of the face in `face_box` of `image`.
     pub fn landmarks(&self, image: &RgbImage, face_box: &FaceBox) -> TractResult<Landmarks> {
-        let region = face_box.square(CROP_SCALE);
-        let patch = crop_resized(image, &region, INPUT_SIZE, INPUT_SIZE);
-        let s = INPUT_SIZE as usize;
-        let input: Vec<f32> = patch.as_raw().iter().map(|&v| f32::from(v) / 255.0).collect();
-        let input = tract_ndarray::Array4::from_shape_vec((1, s, s, 3), input)?;
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into()))?;
+        let region = patch::region(&self.input, face_box, false).unwrap_or(*face_box);
+        let input = patch::tensor(&self.input, &[patch::patch(&self.input, image, face_box, false)]);
+        let outputs = self.plan.run(tvec!(input.into()))?;
         let coords: Vec<f32> = outputs[0].to_plain_array_view::<f32>()?.iter().copied().collect();
         let presence_logit = outputs[1].to_plain_array_view::<f32>()?.iter().next().copied().unwrap_or(f32::NEG_INFINITY);
-        let scale = region.width / INPUT_SIZE as f32;
+        let scale = region.width / self.input.side as f32;
         let points = coords.chunks_exact(3).take(POINTS).map(|p| [region.x + p[0] * scale, region.y + p[1] * scale, p[2] * scale]).collect();
         Ok(Landmarks { points, presence: 1.0 / (1.0 + (-presence_logit).exp()) })
     }

@@ -10,6 +10,7 @@ mod expression;
 mod geometry;
 pub mod image;
 mod mesh;
+mod patch;
 mod video;
 
 use std::sync::Arc;
@@ -324,7 +325,7 @@ impl FaceAnalyzer {
         }
         FaceAnalyzer {
             detector: Rung::new(registry.stage(Architecture::TinyYoloFaceDetector), detect::Detector::load),
-            mesh: Rung::new(registry.stage(Architecture::FaceMesh), |entry| mesh::FaceMesh::load(&entry.only_graph()?)),
+            mesh: Rung::new(registry.stage(Architecture::FaceMesh), mesh::FaceMesh::load),
             ladder,
             neutral_prior: registry.stage(Architecture::NeutralPrior),
             limits: config.limits,

@@ -148,12 +148,12 @@ pub enum InputContract {
     },
     /// Lower-cased words of the text.
     Words { description: String },
-    /// Audio resampled to `sample_rate`.
+    /// Audio resampled to `sample_rate` (the pipeline's 16 kHz), silence trimmed, level normalised, cut into
+    /// analysis windows.
     Speech {
         sample_rate: u32,
-        /// How a waveform classifier's window is scaled before it is read (the built-in models read features).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        waveform: Option<WaveformInput>,
+        /// What the model reads of each window.
+        reads: SpeechInput,
         /// What a waveform classifier's output holds per label.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         output: Option<ScoreKind>,
@@ -172,12 +172,24 @@ pub enum InputContract {
     },
 }
 
-/// How a waveform classifier's window is scaled: as the pipeline prepares it (level normalised to -20 dBFS RMS,
-/// samples in [-1, 1]), or to zero mean and unit variance per window (what wav2vec2-style feature extractors do with
-/// `do_normalize`).
+/// What a speech model reads of each analysis window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum SpeechInput {
+    /// The samples, float32 `[batch, samples]`, scaled as `scaling` says.
+    Waveform { scaling: WaveformScaling },
+    /// Whisper's normalised log-mel frames, float32 `[batch, frames, bands]`, a frame every 10 ms.
+    WhisperLogMel { bands: usize },
+    /// The window's named summary features (`emosense features`), `count` of them.
+    SummaryFeatures { count: usize },
+}
+
+/// How a window's samples are scaled before a model reads them: as the pipeline prepares them (level normalised to
+/// -20 dBFS RMS, samples in [-1, 1]), or to zero mean and unit variance per window (what wav2vec2-style feature
+/// extractors do with `do_normalize`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum WaveformInput {
+pub enum WaveformScaling {
     AsPrepared,
     ZeroMeanUnitVariance,
 }
@@ -229,6 +241,8 @@ pub enum Crop {
     Grown { margin: f32 },
     /// The face box centred in a square of its longer side, padded with black, resized.
     Letterbox,
+    /// The square of side `scale` × the box's longer edge with the box's centre, cut from the image, resized.
+    Square { scale: f32 },
 }
 
 /// How a face becomes an image classifier's input: a square patch of `side` pixels cut by `crop`, in `colour`, each
@@ -398,20 +412,22 @@ impl ModelManifest {
                 return problem("input.max_tokens must leave room for a token between the special tokens".into());
             }
         }
+        if let Some(InputContract::Speech { sample_rate, .. }) = &self.input {
+            if *sample_rate != crate::audio::MODEL_RATE {
+                return problem(format!("input.sample_rate must be {} (the rate the speech pipeline prepares audio at)", crate::audio::MODEL_RATE));
+            }
+        }
+        if let Some(InputContract::Image { patch: Some(patch), .. }) = &self.input {
+            check_patch(patch).map_err(|e| ManifestProblem(format!("model {}: input.patch: {}", self.id, e.0)))?;
+        }
         match (self.architecture, &self.input) {
             (Architecture::TextEncoderClassifier, Some(InputContract::Tokens { .. })) => {}
             (Architecture::TextEncoderClassifier, _) => return problem("a text-encoder-classifier needs an input of kind \"tokens\"".into()),
-            (Architecture::WaveformClassifier, Some(InputContract::Speech { sample_rate, waveform: Some(_), output: Some(_), .. })) => {
-                if *sample_rate != crate::audio::MODEL_RATE {
-                    return problem(format!("input.sample_rate must be {} (the rate the speech pipeline prepares audio at)", crate::audio::MODEL_RATE));
-                }
-            }
+            (Architecture::WaveformClassifier, Some(InputContract::Speech { reads: SpeechInput::Waveform { .. }, output: Some(_), .. })) => {}
             (Architecture::WaveformClassifier, _) => {
-                return problem("a waveform-classifier needs an input of kind \"speech\" with sample_rate, waveform and output".into());
+                return problem("a waveform-classifier needs an input of kind \"speech\" that reads a waveform, with its output".into());
             }
-            (Architecture::ImageClassifier, Some(InputContract::Image { patch: Some(patch), output: Some(_), .. })) => {
-                check_patch(patch).map_err(|e| ManifestProblem(format!("model {}: input.patch: {}", self.id, e.0)))?;
-            }
+            (Architecture::ImageClassifier, Some(InputContract::Image { patch: Some(_), output: Some(_), .. })) => {}
             (Architecture::ImageClassifier, _) => return problem("an image-classifier needs an input of kind \"image\" with patch and output".into()),
             _ => {}
         }
@@ -452,6 +468,14 @@ impl ModelManifest {
 fn check_patch(input: &ImageInput) -> Result<(), ManifestProblem> {
     if input.side == 0 || input.side > 1024 || !(input.divide > 0.0) || !input.multiply.is_finite() || !input.subtract.is_finite() {
         return Err(ManifestProblem("input side must be 1 to 1024 and divide positive".into()));
+    }
+    let crop_fits = match input.crop {
+        Crop::Grown { margin } => (0.0..=2.0).contains(&margin),
+        Crop::Square { scale } => scale > 0.0 && scale <= 4.0,
+        Crop::Letterbox => true,
+    };
+    if !crop_fits {
+        return Err(ManifestProblem("a grown crop's margin must be 0 to 2, a square crop's scale over 0 and at most 4".into()));
     }
     Ok(())
 }

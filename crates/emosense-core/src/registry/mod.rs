@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 pub use manifest::{
     Architecture, Colour, Crop, EnsembleMember, GraphMember, ImageInput, InputContract, LabelMapping, LabelTarget, Layout, Manifest, ModelFile,
-    ModelManifest, Role, Runtime, ScoreKind, WaveformInput,
+    ModelManifest, Role, Runtime, ScoreKind, SpeechInput, WaveformScaling,
 };
 
 use crate::config::Precision;

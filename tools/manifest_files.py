@@ -41,6 +41,13 @@ def entries(folder, names, embedded=False):
     return out
 
 
+def write(folder, manifest):
+    """Writes `manifest` as `folder`/manifest.json, as every manifest is written (indent 1, UTF-8, final newline)."""
+    with open(os.path.join(folder, "manifest.json"), "w") as f:
+        json.dump(manifest, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
 def refresh(modality):
     """Rewrites the sizes and sha256 of every file the manifest lists, adding fp32 twins that exist."""
     folder = os.path.join(REPO, "models-quantized", modality)

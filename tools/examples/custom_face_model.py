@@ -55,9 +55,7 @@ def main():
         "metrics": {"test": measured,
                     "note": "measured as a member of the built-in face ensemble (emosense eval-face)"},
     }]}
-    with open(os.path.join(OUT, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    manifest_files.write(OUT, manifest)
     print("wrote", OUT)
 
 

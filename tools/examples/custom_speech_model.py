@@ -12,7 +12,6 @@ a real model (a fine-tuned wav2vec2 or HuBERT classifier exported to ONNX) must 
 
 Usage: tools/.venv/bin/python tools/examples/custom_speech_model.py   (needs onnx, numpy from tools/requirements.txt)
 """
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import manifest_files  # noqa: E402
+import graph as graph_builder  # noqa: E402  (beside this script)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "examples", "custom-speech-model")
@@ -51,11 +51,7 @@ def graph():
     initializers = [numpy_helper.from_array(WEIGHTS, "weights"), numpy_helper.from_array(BIAS, "bias")]
     initializers += [numpy_helper.from_array(np.array(v, dtype=np.int64), k) for k, v in constants.items()]
     inputs = [helper.make_tensor_value_info("waveform", TensorProto.FLOAT, ["batch", "samples"])]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(LABELS)])]
-    model = helper.make_model(helper.make_graph(nodes, "arousal_scorer", inputs, outputs, initializers),
-                              opset_imports=[helper.make_opsetid("", 13)], producer_name="emosense tools/examples")
-    onnx.checker.check_model(model)
-    return model
+    return graph_builder.classifier("arousal_scorer", nodes, inputs, LABELS, initializers)
 
 
 def main():
@@ -81,9 +77,7 @@ def main():
         "licence": "Apache-2.0",
         "metrics": {"note": "an example of the format, not a trained model: no accuracy is claimed"},
     }]}
-    with open(os.path.join(OUT, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+    manifest_files.write(OUT, manifest)
     print("wrote", OUT)
 
 

@@ -20,6 +20,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import manifest_files  # noqa: E402
+import graph as graph_builder  # noqa: E402  (beside this script)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT = os.path.join(REPO, "examples", "custom-text-model")
@@ -69,11 +70,7 @@ def graph(vocab):
                     numpy_helper.from_array(np.array([2], dtype=np.int64), "last_axis"),
                     numpy_helper.from_array(np.array([1], dtype=np.int64), "token_axis")]
     inputs = [helper.make_tensor_value_info(name, TensorProto.INT64, ["batch", "tokens"]) for name in ("input_ids", "attention_mask")]
-    outputs = [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(LABELS)])]
-    model = helper.make_model(helper.make_graph(nodes, "keyword_classifier", inputs, outputs, initializers),
-                              opset_imports=[helper.make_opsetid("", 13)], producer_name="emosense tools/examples")
-    onnx.checker.check_model(model)
-    return model
+    return graph_builder.classifier("keyword_classifier", nodes, inputs, LABELS, initializers)
 
 
 def main():
@@ -102,9 +99,7 @@ def main():
         "licence": "Apache-2.0",
         "metrics": {"note": "an example of the format, not a trained model: no accuracy is claimed"},
     }]}
-    with open(os.path.join(OUT, "manifest.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
+    manifest_files.write(OUT, manifest)
     print("wrote", OUT)
 
 

@@ -74,6 +74,14 @@ fn model<'a>(models: &'a [Value], id: &str) -> &'a Value {
     models.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no model {id} in {models:?}"))
 }
 
+/// Checks that model `id` is listed as unusable with an error of `kind` whose message contains each of `says`.
+fn assert_unusable(listed: &[Value], id: &str, kind: &str, says: &[&str]) {
+    let m = model(listed, id);
+    assert_eq!((m["available"].as_bool(), m["error"]["kind"].as_str()), (Some(false), Some(kind)), "{m}");
+    let message = m["error"]["message"].as_str().unwrap();
+    assert!(says.iter().all(|part| message.contains(part)), "{id}: {message}");
+}
+
 fn analyze(api: &Api, body: Value) -> (u16, Value) {
     send(api, post_json("/api/v1/emotion/analyze/text", body.to_string()))
 }
@@ -164,26 +172,11 @@ fn broken_models_get_typed_errors_and_the_others_keep_working() {
         assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{id}: {body}");
     }
     let listed = models(&api);
-    let error = |id: &str| {
-        let m = model(&listed, id);
-        assert_eq!(m["available"], false, "{m}");
-        (m["error"]["kind"].as_str().unwrap().to_owned(), m["error"]["message"].as_str().unwrap().to_owned())
-    };
-    let (kind, message) = error("unreadable");
-    assert_eq!(kind, "bad_manifest");
-    assert!(message.contains("unreadable/manifest.json"), "{message}");
-    let (kind, message) = error("wrong-sha");
-    assert_eq!(kind, "checksum_mismatch");
-    assert!(message.contains("model.onnx") && message.contains(&"0".repeat(64)), "{message}");
-    let (kind, message) = error("misses-an-emotion");
-    assert_eq!(kind, "bad_manifest");
-    assert!(message.contains("no label maps to surprise"), "{message}");
-    let (kind, message) = error("contract");
-    assert_eq!(kind, "contract_mismatch");
-    assert!(message.contains("9 labels"), "{message}");
-    let (kind, message) = error("missing-file");
-    assert_eq!(kind, "missing_file");
-    assert!(message.contains("tokenizer.json"), "{message}");
+    assert_unusable(&listed, "unreadable", "bad_manifest", &["unreadable/manifest.json"]);
+    assert_unusable(&listed, "wrong-sha", "checksum_mismatch", &["model.onnx", &"0".repeat(64)]);
+    assert_unusable(&listed, "misses-an-emotion", "bad_manifest", &["no label maps to surprise"]);
+    assert_unusable(&listed, "contract", "contract_mismatch", &["9 labels"]);
+    assert_unusable(&listed, "missing-file", "missing_file", &["tokenizer.json"]);
 
     let (status, health) = send(&api, get("/api/v1/health"));
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")), "broken custom models leave the built-in tiers whole: {health}");
@@ -366,28 +359,16 @@ fn broken_custom_speech_and_face_models_get_typed_errors() {
     });
     let api = dir.api();
     let listed = models(&api);
-    let error = |id: &str| {
-        let m = model(&listed, id);
-        assert_eq!(m["available"], false, "{m}");
-        (m["error"]["kind"].as_str().unwrap().to_owned(), m["error"]["message"].as_str().unwrap().to_owned())
-    };
-    let (kind, message) = error("wrong-rate");
-    assert_eq!(kind, "bad_manifest");
-    assert!(message.contains("sample_rate must be 16000"), "{message}");
-    let (kind, message) = error("built-in-architecture");
-    assert_eq!(kind, "bad_manifest");
-    assert!(message.contains("image-classifier"), "{message}");
+    assert_unusable(&listed, "wrong-rate", "bad_manifest", &["sample_rate must be 16000"]);
+    assert_unusable(&listed, "built-in-architecture", "bad_manifest", &["image-classifier"]);
 
     let (status, body) = analyze_at(&api, "audio", json!({"audio_base64": fixture_base64("audio/speech.wav"), "model": "two-labels"}));
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{body}");
     let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/face_48.png"), "aligned_face": true, "model": "wrong-side"}));
     assert_eq!((status, body["error"]["code"].as_str()), (503, Some("model_unavailable")), "{body}");
     let listed = models(&api);
-    for (id, says) in [("two-labels", "2 labels"), ("wrong-side", "[2, 48, 48, 1]")] {
-        let m = model(&listed, id);
-        assert_eq!(m["error"]["kind"], "contract_mismatch", "{m}");
-        assert!(m["error"]["message"].as_str().unwrap().contains(says), "{m}");
-    }
+    assert_unusable(&listed, "two-labels", "contract_mismatch", &["2 labels"]);
+    assert_unusable(&listed, "wrong-side", "contract_mismatch", &["[2, 48, 48, 1]"]);
     let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/face_48.png"), "aligned_face": true}));
     assert_eq!((status, body["metadata"]["tier"].as_str()), (200, Some("primary")), "the built-in models keep working: {body}");
 }

@@ -118,7 +118,7 @@ pub fn eval_text(engine: &EmoSense, data: &Path, source: &str, split: &str, tier
     let mut answered_by = String::new();
     for block in texts.chunks(MAX_BATCH_TEXTS) {
         let batch: Vec<String> = block.iter().map(|(t, _)| t.clone()).collect();
-        let results = engine.text().analyze_batch(&batch, &options).map_err(|e| e.to_string())?;
+        let results = engine.text().analyze_batch(&batch, &options).and_then(|items| items.into_iter().collect::<emosense_core::Result<Vec<_>>>()).map_err(|e| e.to_string())?;
         answered_by = results.first().map(|r| r.metadata.model.clone()).unwrap_or_default();
         for result in &results {
             predicted.push(result.dominant_emotion.index());

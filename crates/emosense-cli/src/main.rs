@@ -241,7 +241,7 @@ fn main() -> ExitCode {
 fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &TextOptions) -> Result<ExitCode, String> {
     let to_json = |result: emosense_core::Result<emosense_core::AnalysisResult>| match result {
         Ok(r) => (serde_json::to_string(&r).unwrap_or_default(), true),
-        Err(e) => (serde_json::json!({"error": {"message": e.to_string()}}).to_string(), false),
+        Err(e) => (serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default(), false),
     };
     match (text, jsonl) {
         (Some(text), false) => {
@@ -250,17 +250,54 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
         (None, true) => {
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            for line in std::io::stdin().lock().lines() {
-                let line = line.map_err(|e| format!("reading standard input: {e}"))?;
-                let (json, _) = to_json(engine.text().analyze(&line, options));
-                writeln!(out, "{json}").map_err(|e| format!("writing standard output: {e}"))?;
-            }
+            let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let analyse = |line: &str| to_json(engine.text().analyze(line, options)).0;
+            in_order_on_threads(std::io::BufReader::new(std::io::stdin()), std::io::stdout().lock(), workers, analyse)?;
             Ok(ExitCode::SUCCESS)
         }
         _ => Err("give either a TEXT argument or --jsonl (texts on standard input)".into()),
     }
+}
+
+/// Answers each line of `input` with `answer` on `workers` threads and writes the answers to `output` in input
+/// order, each as soon as it and those before it are ready (lines that trickle in are answered as they come).
+fn in_order_on_threads(input: impl BufRead + Send, mut output: impl Write, workers: usize, answer: impl Fn(&str) -> String + Sync) -> Result<(), String> {
+    let (line_tx, line_rx) = std::sync::mpsc::sync_channel::<(usize, String)>(workers * 4);
+    let (answer_tx, answer_rx) = std::sync::mpsc::channel::<(usize, String)>();
+    // The workers own the receiving end: when they stop (the output failed), the reader's next send fails and it stops.
+    let line_rx = Arc::new(std::sync::Mutex::new(line_rx));
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || -> Result<(), String> {
+            for (i, line) in input.lines().enumerate() {
+                let line = line.map_err(|e| format!("reading standard input: {e}"))?;
+                if line_tx.send((i, line)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        });
+        for _ in 0..workers.max(1) {
+            let (answer_tx, line_rx, answer) = (answer_tx.clone(), Arc::clone(&line_rx), &answer);
+            scope.spawn(move || loop {
+                let next = line_rx.lock().map_or(None, |rx| rx.recv().ok());
+                let Some((i, line)) = next else { break };
+                if answer_tx.send((i, answer(&line))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop((answer_tx, line_rx));
+        let mut waiting = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (i, json) in answer_rx {
+            waiting.insert(i, json);
+            while let Some(json) = waiting.remove(&next) {
+                writeln!(output, "{json}").and_then(|()| output.flush()).map_err(|e| format!("writing standard output: {e}"))?;
+                next += 1;
+            }
+        }
+        reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
 }
 
 fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptions) -> Result<ExitCode, String> {

@@ -111,7 +111,29 @@ fn jsonl_answers_every_line_and_reports_bad_ones() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["dominant_emotion"], "joy");
     assert!(lines[1]["error"]["message"].as_str().unwrap().contains("empty"));
+    assert_eq!((lines[1]["error"]["code"].as_str(), lines[1]["error"]["status"].as_u64()), (Some("invalid_input"), Some(422)));
     assert_eq!(lines[2]["dominant_emotion"], "fear");
+}
+
+#[test]
+fn jsonl_keeps_the_input_order_on_every_core() {
+    // Each text one character longer than the one before, so the answers' lengths give their order.
+    let texts: Vec<String> = (0..60)
+        .map(|i| {
+            let base = if i % 3 == 0 { "I am so happy" } else { "I am terrified" };
+            format!("{base}{}", "!".repeat(100 + i - base.len()))
+        })
+        .collect();
+    let mut child = emosense().args(["analyze", "text", "--jsonl"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(format!("{}\n", texts.join("\n")).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let lines: Vec<Value> = out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let characters: Vec<u64> = lines.iter().map(|l| l["metadata"]["characters"].as_u64().unwrap()).collect();
+    assert_eq!(characters, texts.iter().map(|t| t.chars().count() as u64).collect::<Vec<_>>(), "answers in input order");
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["dominant_emotion"], if i % 3 == 0 { "joy" } else { "fear" }, "line {i}: {line}");
+    }
 }
 
 #[test]

@@ -26,6 +26,24 @@ struct ErrorDetail {
     message: String,
 }
 
+/// One item's failure inside an answer that goes on (a batch's text, a stream's message):
+/// `{"error": {"code", "status", "message"}}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ItemError {
+    error: ItemErrorDetail,
+}
+
+/// What went wrong with one item.
+#[derive(Debug, Serialize, JsonSchema)]
+struct ItemErrorDetail {
+    /// As in error responses.
+    code: &'static str,
+    /// The HTTP status the item would have been answered with alone.
+    status: u16,
+    /// What to change, naming the field at fault (`texts[3]`).
+    message: String,
+}
+
 /// Why a request was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -80,6 +98,12 @@ impl ApiError {
                 ErrorKind::Cancelled => (StatusCode::SERVICE_UNAVAILABLE, "cancelled"),
             },
         }
+    }
+
+    /// The error as one item of an answer that goes on.
+    pub fn item(&self) -> ItemError {
+        let (status, code) = self.status_and_code();
+        ItemError { error: ItemErrorDetail { code, status: status.as_u16(), message: self.to_string() } }
     }
 
     /// The JSON error response.

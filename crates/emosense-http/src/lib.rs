@@ -20,7 +20,7 @@ use http::{Request, Response};
 use futures_util::StreamExt;
 use http_body_util::{BodyDataStream, BodyExt};
 
-pub use error::ApiError;
+pub use error::{ApiError, ItemError};
 pub use log::RequestLog;
 pub use openapi::document as openapi_document;
 pub use routes::Route;

@@ -33,13 +33,11 @@ pub(crate) struct Answered {
 
 impl Answered {
     /// The summary of one or more results (a batch reports the tier and model of its first item).
-    pub(crate) fn of(results: &[AnalysisResult]) -> Option<Answered> {
-        let first = results.first()?;
-        Some(Answered {
-            tier: first.metadata.tier,
-            model: first.metadata.model.clone(),
-            dominant_emotions: results.iter().map(|r| r.dominant_emotion).collect(),
-        })
+    pub(crate) fn of<'a>(results: impl IntoIterator<Item = &'a AnalysisResult>) -> Option<Answered> {
+        let mut results = results.into_iter().peekable();
+        let first = results.peek()?;
+        let (tier, model) = (first.metadata.tier, first.metadata.model.clone());
+        Some(Answered { tier, model, dominant_emotions: results.map(|r| r.dominant_emotion).collect() })
     }
 }
 

@@ -9,6 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::log::Answered;
+use crate::error::ItemError;
 use crate::{json_response, upload, Api, ApiError};
 
 /// Every route of API v1: the one table that dispatch, body limits, the OpenAPI document and the deployment
@@ -122,8 +123,9 @@ pub(crate) struct TextRequest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BatchRequest {
-    /// The texts, answered in this order.
-    #[schemars(length(min = 1, max = 256), inner(regex(pattern = r"\S")))]
+    /// The texts, answered in this order; a text that breaks the input rules (blank, too long) gets its error in its
+    /// place.
+    #[schemars(length(min = 1, max = 256))]
     texts: Vec<String>,
     #[serde(default)]
     tier: Option<Tier>,
@@ -195,9 +197,10 @@ pub(crate) struct MultimodalRequest {
     /// its first bytes.
     #[serde(default)]
     video_base64: Option<String>,
-    /// Accepted for compatibility; must be `multimodal` on this route.
+    /// Accepted for compatibility with clients that name the modality they send: `multimodal`, or `text`,
+    /// `audio` or `video` (`image` is an alias) when that field is present. The answer is the same fused result.
     #[serde(default)]
-    #[schemars(extend("enum" = ["multimodal", null]))]
+    #[schemars(extend("enum" = ["multimodal", "text", "audio", "video", "image", null]))]
     model_type: Option<String>,
     #[serde(default)]
     tier: Option<Tier>,
@@ -206,8 +209,20 @@ pub(crate) struct MultimodalRequest {
 /// Answer of `POST /api/v1/emotion/analyze/batch`.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct BatchResponse<'a> {
-    results: &'a [AnalysisResult],
+    /// One item per text, in input order: its result, or its error when the text breaks the input rules (the other
+    /// texts are analysed all the same).
+    results: &'a [BatchItem],
     count: usize,
+    /// How many items are errors.
+    errors: usize,
+}
+
+/// One text's answer in a batch.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+pub(crate) enum BatchItem {
+    Result(AnalysisResult),
+    Error(ItemError),
 }
 
 fn analyze_text(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
@@ -223,9 +238,20 @@ fn analyze_text(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<
 fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: BatchRequest = parse_json(request)?;
     let options = TextOptions { tier: body.tier, model: body.model, sentences: false, budget: budget.clone() };
-    let results = api.engine().text().analyze_batch(&body.texts, &options)?;
-    let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), results: &results });
-    Ok(answered(response, &results))
+    let results: Vec<BatchItem> = api
+        .engine()
+        .text()
+        .analyze_batch(&body.texts, &options)?
+        .into_iter()
+        .map(|item| item.map_or_else(|e| BatchItem::Error(ApiError::from(e).item()), BatchItem::Result))
+        .collect();
+    let errors = results.iter().filter(|item| matches!(item, BatchItem::Error(_))).count();
+    let response = json_response(StatusCode::OK, &BatchResponse { count: results.len(), errors, results: &results });
+    let analysed = results.iter().filter_map(|item| match item {
+        BatchItem::Result(result) => Some(result),
+        BatchItem::Error(_) => None,
+    });
+    Ok(answered(response, analysed))
 }
 
 fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
@@ -253,9 +279,20 @@ fn analyze_multimodal(api: &Api, request: &Request<Bytes>, budget: &Budget) -> R
 
 /// Decodes the media of a multimodal request and runs the fused analysis.
 pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget) -> Result<MultimodalResult, ApiError> {
-    if let Some(other) = body.model_type.as_deref().filter(|m| *m != "multimodal") {
-        return Err(Error::invalid("model_type", format!("must be \"multimodal\" on this route, not {other:?}")).into());
-    }
+    let named_field = |field: &str, present: bool| {
+        if present {
+            Ok(())
+        } else {
+            Err(Error::invalid("model_type", format!("names a modality whose field {field} the body does not hold")))
+        }
+    };
+    match body.model_type.as_deref() {
+        None | Some("multimodal") => Ok(()),
+        Some("text") => named_field("text", body.text.is_some()),
+        Some("audio") => named_field("audio_base64", body.audio_base64.is_some()),
+        Some("video" | "image") => named_field("video_base64", body.video_base64.is_some()),
+        Some(other) => Err(Error::invalid("model_type", format!("must be multimodal, text, audio, video or image, not {other:?}"))),
+    }?;
     let config = api.engine().config();
     let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.limits.audio_file())).transpose()?;
     let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.limits.media_file())).transpose()?;
@@ -286,7 +323,7 @@ fn decode_base64(field: &str, encoded: &str, limit: Limit) -> Result<Vec<u8>, Ap
 }
 
 /// Notes what was answered in the response for the request log.
-pub(crate) fn answered(mut response: Response<Bytes>, results: &[AnalysisResult]) -> Response<Bytes> {
+pub(crate) fn answered<'a>(mut response: Response<Bytes>, results: impl IntoIterator<Item = &'a AnalysisResult>) -> Response<Bytes> {
     if let Some(summary) = Answered::of(results) {
         response.extensions_mut().insert(summary);
     }

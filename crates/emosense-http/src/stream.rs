@@ -36,9 +36,8 @@ impl Api {
 
 /// The stream's answer to a message that failed: `{"id", "error": {"code", "status", "message"}}`.
 pub(crate) fn error_message(id: Value, error: &ApiError) -> String {
-    let (status, code) = error.status_and_code();
-    let error = serde_json::json!({"code": code, "status": status.as_u16(), "message": error.to_string()});
-    with_id(Map::from_iter([("error".to_owned(), error)]), id)
+    let Ok(Value::Object(item)) = serde_json::to_value(error.item()) else { unreachable!("an item error is a JSON object") };
+    with_id(item, id)
 }
 
 fn with_id(mut answer: Map<String, Value>, id: Value) -> String {

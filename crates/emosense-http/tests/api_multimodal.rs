@@ -66,6 +66,24 @@ fn one_modality_is_that_modality_answer() {
 }
 
 #[test]
+fn a_model_type_naming_a_modality_sent_answers_the_same_fused_result() {
+    let audio = speech();
+    let (_, plain) = analyze(json!({"audio_base64": audio}));
+    for (body, named) in [
+        (json!({"audio_base64": audio, "model_type": "audio"}), "audio"),
+        (json!({"video_base64": image("portrait.png"), "model_type": "video"}), "face"),
+        (json!({"video_base64": image("portrait.png"), "model_type": "image"}), "face"),
+        (json!({"text": "so glad you came", "audio_base64": audio, "model_type": "text"}), "text"),
+    ] {
+        let (status, answer) = analyze(body);
+        assert_eq!(status, 200, "{answer}");
+        assert!(answer["modalities"][named].is_object(), "{answer}");
+    }
+    let (_, named) = analyze(json!({"audio_base64": audio, "model_type": "audio"}));
+    assert_eq!(named["emotions"], plain["emotions"]);
+}
+
+#[test]
 fn two_and_three_modalities_fuse_with_an_agreement_score() {
     let (status, body) = analyze(json!({"text": "I am furious, this is unacceptable!", "audio_base64": speech()}));
     assert_eq!(status, 200, "{body}");
@@ -122,7 +140,8 @@ fn bad_input_names_its_field() {
         (json!({"text": "fine", "audio_base64": encode(b"hello there, not audio")}), 415, "audio_base64"),
         (json!({"text": "fine", "video_base64": speech()}), 415, "video_base64"),
         (json!({"text": "fine", "video_base64": encode(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 16])}), 422, "video_base64"),
-        (json!({"text": "fine", "model_type": "text"}), 422, "model_type"),
+        (json!({"text": "fine", "model_type": "audio"}), 422, "model_type: names a modality whose field audio_base64"),
+        (json!({"text": "fine", "model_type": "face"}), 422, "must be multimodal, text, audio, video or image"),
         (json!({"text": "fine", "image_base64": image("portrait.png")}), 422, "unknown field"),
         (json!({"text": 5}), 422, "invalid type"),
     ];

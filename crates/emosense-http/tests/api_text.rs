@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use emosense_core::Config;
+use emosense_core::{Config, Limits};
 use serde_json::{json, Value};
 
 const TEXT: &str = "/api/v1/emotion/analyze/text";
@@ -100,7 +100,7 @@ fn long_text_is_chunked_and_sentences_are_reported() {
 }
 
 #[test]
-fn batch_keeps_order_and_validates_each_text() {
+fn batch_keeps_order_and_answers_a_bad_text_in_its_place() {
     let texts = ["Thank you so much, I love it!", "I hate this, it makes me furious.", "I'm scared of the dark."];
     let (status, body) = send(api(), post_json(BATCH, json!({"texts": texts}).to_string()));
     assert_eq!(status, 200, "{body}");
@@ -111,9 +111,22 @@ fn batch_keeps_order_and_validates_each_text() {
     let (_, single) = analyze(json!({"text": texts[1]}));
     assert_eq!(single["emotions"], body["results"][1]["emotions"]);
 
-    let (status, body) = send(api(), post_json(BATCH, json!({"texts": ["fine", "  "]}).to_string()));
-    assert_eq!(status, 422);
-    assert!(body["error"]["message"].as_str().unwrap().contains("texts[1]"));
+    assert_eq!(body["errors"], 0);
+
+    // A blank or overlong text gets its error in its place; the others are analysed as if sent alone.
+    let long = "a".repeat(Limits::default().text_chars as usize + 1);
+    let (status, body) = send(api(), post_json(BATCH, json!({"texts": ["  ", texts[1], long, texts[0]]}).to_string()));
+    assert_eq!((status, body["count"].as_u64(), body["errors"].as_u64()), (200, Some(4), Some(2)), "{body}");
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results[0]["error"]["code"], "invalid_input");
+    assert_eq!(results[0]["error"]["status"], 422);
+    assert!(results[0]["error"]["message"].as_str().unwrap().starts_with("texts[0]"), "{body}");
+    assert_eq!((results[2]["error"]["code"].as_str(), results[2]["error"]["status"].as_u64()), (Some("payload_too_large"), Some(413)));
+    assert!(results[2]["error"]["message"].as_str().unwrap().contains("texts[2]"), "{body}");
+    assert_eq!(results[1]["emotions"], single["emotions"]);
+    assert_eq!(assert_valid_result(&results[3]), "joy");
+    let (status, body) = send(api(), post_json(BATCH, json!({"texts": ["", " "]}).to_string()));
+    assert_eq!((status, body["errors"].as_u64()), (200, Some(2)), "every text may be bad: {body}");
     let (status, _) = send(api(), post_json(BATCH, json!({"texts": []}).to_string()));
     assert_eq!(status, 422);
     let (status, _) = send(api(), post_json(BATCH, json!({"texts": vec!["a"; 257]}).to_string()));

@@ -182,8 +182,10 @@ impl TextAnalyzer {
         Ok(result)
     }
 
-    /// Analyses many texts together: the model runs over batches of `EMOTION_ANALYSIS_BATCH_SIZE` chunks.
-    pub fn analyze_batch(&self, texts: &[String], options: &TextOptions) -> Result<Vec<AnalysisResult>> {
+    /// Analyses many texts together: the model runs over batches of `EMOTION_ANALYSIS_BATCH_SIZE` chunks. A text
+    /// that breaks the input rules gets its error in its place (field `texts[i]`) and the others are analysed; the
+    /// batch as a whole fails only for what concerns every text (no texts, too many, the model or tier asked for).
+    pub fn analyze_batch(&self, texts: &[String], options: &TextOptions) -> Result<Vec<Result<AnalysisResult>>> {
         if texts.is_empty() {
             return Err(Error::invalid("texts", "must hold at least one text"));
         }
@@ -196,13 +198,22 @@ impl TextAnalyzer {
                 limit_source: "the batch limit",
             });
         }
-        for (i, text) in texts.iter().enumerate() {
-            self.validate(&format!("texts[{i}]"), text)?;
-        }
         let started = Instant::now();
-        let inputs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let (scored, answered) = self.run_ladder(&inputs, options)?;
-        Ok(scored.iter().zip(texts).map(|(s, text)| self.result(s, text, &answered, started)).collect())
+        let checked: Vec<Result<&str>> = texts.iter().enumerate().map(|(i, text)| self.validate(&format!("texts[{i}]"), text).map(|()| text.as_str())).collect();
+        let valid: Vec<&str> = checked.iter().filter_map(|c| c.as_ref().ok().copied()).collect();
+        self.ladder.check_request(options.model.as_deref(), options.tier)?;
+        // Nothing is loaded or run when no text is valid.
+        let ran = if valid.is_empty() { None } else { Some(self.run_ladder(&valid, options)?) };
+        let mut scored = ran.iter().flat_map(|(scored, _)| scored);
+        Ok(checked
+            .into_iter()
+            .map(|c| {
+                c.map(|text| {
+                    let answered = &ran.as_ref().expect("valid texts were scored").1;
+                    self.result(scored.next().expect("one score per valid text"), text, answered, started)
+                })
+            })
+            .collect())
     }
 
     /// Scores the inputs, emojis read as their names, with the model the request names or down the ladder from the

@@ -100,9 +100,21 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
 }
 
+/// The playground: one self-contained page (no external assets) that calls the API of the server that serves it.
+const PLAYGROUND: &str = include_str!("playground.html");
+
 async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
-    if request.uri().path().trim_end_matches('/') == emosense_http::STREAM_ROUTE {
+    let path = request.uri().path();
+    if path.trim_end_matches('/') == emosense_http::STREAM_ROUTE {
         return Ok(crate::stream::upgrade(api, request));
+    }
+    if path == "/" && request.method() == hyper::Method::GET {
+        let page = hyper::Response::builder()
+            .header(hyper::header::CONTENT_TYPE, "text/html; charset=utf-8")
+            .header(hyper::header::CACHE_CONTROL, "no-cache")
+            .header("content-security-policy", "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
+            .body(Full::new(Bytes::from_static(PLAYGROUND.as_bytes())));
+        return Ok(page.unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))));
     }
     Ok(api.handle_streaming(request).await.map(Full::new))
 }

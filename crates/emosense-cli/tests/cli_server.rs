@@ -288,3 +288,16 @@ fn an_oversize_websocket_message_closes_only_its_socket() {
     let (status, _) = server.request("GET /api/v1/health HTTP/1.1", b"");
     assert_eq!(status, 200, "the server still serves");
 }
+
+#[test]
+fn the_playground_page_is_served_at_the_root_with_nothing_from_elsewhere() {
+    let server = Server::start(&[]);
+    let (status, headers, page) = raw_http::exchange(&server.addr, "GET / HTTP/1.1", b"");
+    assert_eq!(status, 200);
+    assert!(headers.to_ascii_lowercase().contains("content-type: text/html; charset=utf-8"), "{headers}");
+    assert!(page.contains("<title>EmoSense playground</title>") && page.contains("/emotion/analyze/multimodal"));
+    assert!(!page.contains("http://") && !page.contains("https://") && !page.contains("//cdn"), "every asset is in the page");
+    let (status, body) = server.request("POST / HTTP/1.1\r\nContent-Type: application/json", b"{}");
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "the API still answers other requests: {body}");
+    assert_eq!(body["error"]["message"], "no route for /");
+}

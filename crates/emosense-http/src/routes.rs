@@ -77,7 +77,7 @@ impl Route {
 }
 
 pub(crate) fn dispatch(api: &Api, request: Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
-    let path = request.uri().path().trim_end_matches('/').to_owned();
+    let path = request.uri().path().to_owned();
     let Some(route) = Route::of(&path) else {
         return Err(ApiError::NotFound(path));
     };

@@ -1,5 +1,6 @@
 // The playground in a real browser: headless Chromium opens the page a running `emosense serve` answers at /,
-// submits text, a photo, a speech clip, all three fused, and a bad text, and checks what is drawn. A screenshot of
+// submits text, a photo, a speech clip, all three fused, and a bad text, and checks what is drawn; then the
+// dashboard at /dashboard, which must show the counters of those requests. A screenshot of
 // each state goes to the folder given (kept by CI as artefacts).
 //   NODE_MODULES=DIR node tests/playground/e2e.mjs http://127.0.0.1:PORT OUT_DIR   (DIR holds playwright-core)
 import { createRequire } from "node:module";
@@ -93,6 +94,24 @@ await step("error", async () => {
   expect((await text("#error-code")).includes("422 invalid_input"), `error code: ${await text("#error-code")}`);
   expect((await text("#error-message")).includes("text"), `error message: ${await text("#error-message")}`);
 });
+
+// The dashboard draws the counters of everything above.
+try {
+  await page.goto(new URL("/dashboard", url).href);
+  await page.waitForFunction(() => document.querySelectorAll("#emotions .bar").length > 0, null, { timeout: 10000 });
+  const modalities = await page.locator("#emotions .bar").evaluateAll((bars) => [...new Set(bars.map((b) => b.dataset.modality))].sort());
+  expect(modalities.join(",") === "audio,face,multimodal,text", `emotions drawn for ${modalities}`);
+  const routes = await page.locator("#requests td:first-child").allTextContents();
+  expect(routes.includes("/api/v1/emotion/analyze/text") && routes.some((r) => r.includes("invalid_input")), `requests table: ${routes}`);
+  expect((await page.locator("#models td.loaded").count()) >= 3, "loaded models listed");
+  await page.screenshot({ path: path.join(out, "06-dashboard.png"), fullPage: true });
+  console.log("ok   dashboard");
+  passed++;
+} catch (error) {
+  await page.screenshot({ path: path.join(out, "failed-dashboard.png"), fullPage: true }).catch(() => {});
+  console.log(`FAIL dashboard: ${error.message}`);
+  failed++;
+}
 
 await browser.close();
 for (const p of problems) { console.log(`FAIL ${p}`); failed++; }

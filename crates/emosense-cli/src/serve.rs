@@ -102,19 +102,36 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
 
 /// The playground: one self-contained page (no external assets) that calls the API of the server that serves it.
 const PLAYGROUND: &str = include_str!("playground.html");
+/// The live view of `/metrics`, self-contained like the playground.
+const DASHBOARD: &str = include_str!("dashboard.html");
+/// What the pages may load: only from this server (and what the page makes itself: blobs, captured media).
+const PAGE_POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
 
 async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let path = request.uri().path();
     if path.trim_end_matches('/') == emosense_http::STREAM_ROUTE {
         return Ok(crate::stream::upgrade(api, request));
     }
-    if path == "/" && request.method() == hyper::Method::GET {
-        let page = hyper::Response::builder()
-            .header(hyper::header::CONTENT_TYPE, "text/html; charset=utf-8")
-            .header(hyper::header::CACHE_CONTROL, "no-cache")
-            .header("content-security-policy", "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'; script-src 'unsafe-inline'")
-            .body(Full::new(Bytes::from_static(PLAYGROUND.as_bytes())));
-        return Ok(page.unwrap_or_else(|_| hyper::Response::new(Full::new(Bytes::new()))));
+    if request.method() == hyper::Method::GET {
+        if let Some(response) = local_page(&api, path) {
+            return Ok(response);
+        }
     }
     Ok(api.handle_streaming(request).await.map(Full::new))
+}
+
+/// What only the local server answers, beside the API: the playground at `/`, the metrics and their dashboard.
+fn local_page(api: &Api, path: &str) -> Option<hyper::Response<Full<Bytes>>> {
+    let (content_type, body) = match path {
+        "/" => ("text/html; charset=utf-8", Bytes::from_static(PLAYGROUND.as_bytes())),
+        "/dashboard" => ("text/html; charset=utf-8", Bytes::from_static(DASHBOARD.as_bytes())),
+        "/metrics" => ("text/plain; version=0.0.4; charset=utf-8", Bytes::from(api.metrics_text())),
+        _ => return None,
+    };
+    hyper::Response::builder()
+        .header(hyper::header::CONTENT_TYPE, content_type)
+        .header(hyper::header::CACHE_CONTROL, "no-cache")
+        .header("content-security-policy", PAGE_POLICY)
+        .body(Full::new(body))
+        .ok()
 }

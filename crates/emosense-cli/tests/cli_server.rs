@@ -301,3 +301,58 @@ fn the_playground_page_is_served_at_the_root_with_nothing_from_elsewhere() {
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "the API still answers other requests: {body}");
     assert_eq!(body["error"]["message"], "no route for /");
 }
+
+/// The samples of a `/metrics` answer, parsed by a Prometheus text-format parser, as (name, labels, value).
+fn scrape(server: &Server) -> Vec<(String, std::collections::BTreeMap<String, String>, f64)> {
+    let (status, headers, text) = raw_http::exchange(&server.addr, "GET /metrics HTTP/1.1", b"");
+    assert_eq!(status, 200);
+    assert!(headers.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{headers}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format");
+    assert!(scrape.docs.contains_key("emosense_requests_total"), "HELP lines: {:?}", scrape.docs);
+    scrape
+        .samples
+        .into_iter()
+        .map(|s| {
+            let value = match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Untyped(v) => v,
+                prometheus_parse::Value::Histogram(buckets) => buckets.last().map_or(0.0, |b| b.count),
+                prometheus_parse::Value::Summary(_) => f64::NAN,
+            };
+            (s.metric, s.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect(), value)
+        })
+        .collect()
+}
+
+fn sample(samples: &[(String, std::collections::BTreeMap<String, String>, f64)], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v)))
+        .map(|(_, _, v)| v)
+        .sum()
+}
+
+#[test]
+fn metrics_count_requests_errors_latency_emotions_and_models() {
+    let server = Server::start(&[]);
+    let text_route = "/api/v1/emotion/analyze/text";
+    let before = scrape(&server);
+    assert_eq!(sample(&before, "emosense_requests_total", &[("route", text_route)]), 0.0);
+    for text in ["I am so happy today", "what a wonderful surprise, I love it"] {
+        let (status, _) = server.request(&format!("POST {text_route} HTTP/1.1\r\nContent-Type: application/json"), format!("{{\"text\": \"{text}\"}}").as_bytes());
+        assert_eq!(status, 200);
+    }
+    let (status, _) = server.request(&format!("POST {text_route} HTTP/1.1\r\nContent-Type: application/json"), b"{\"text\": \"  \"}");
+    assert_eq!(status, 422);
+    let after = scrape(&server);
+    assert_eq!(sample(&after, "emosense_requests_total", &[("route", text_route), ("status", "200")]), 2.0);
+    assert_eq!(sample(&after, "emosense_requests_total", &[("route", text_route), ("status", "422")]), 1.0);
+    assert_eq!(sample(&after, "emosense_errors_total", &[("route", text_route), ("code", "invalid_input")]), 1.0);
+    assert_eq!(sample(&after, "emosense_request_duration_seconds", &[("route", text_route), ("modality", "text"), ("tier", "primary")]), 2.0);
+    assert_eq!(sample(&after, "emosense_emotions_total", &[("modality", "text"), ("emotion", "joy")]), 2.0);
+    assert_eq!(sample(&after, "emosense_model_loaded", &[("model", "text-minilm-goemotions")]), 1.0);
+    assert_eq!(sample(&after, "emosense_model_loaded", &[("model", "face-mesh")]), 0.0);
+
+    let (status, headers, page) = raw_http::exchange(&server.addr, "GET /dashboard HTTP/1.1", b"");
+    assert_eq!(status, 200);
+    assert!(headers.to_ascii_lowercase().contains("text/html") && page.contains("fetch(\"/metrics\""), "{headers}");
+}

@@ -6,6 +6,7 @@
 mod error;
 mod gate;
 mod log;
+mod metrics;
 mod openapi;
 mod routes;
 mod stream;
@@ -22,6 +23,7 @@ use http_body_util::{BodyDataStream, BodyExt};
 
 pub use error::{ApiError, ItemError};
 pub use log::RequestLog;
+pub use metrics::Metrics;
 pub use openapi::document as openapi_document;
 pub use routes::Route;
 pub use stream::STREAM_ROUTE;
@@ -33,13 +35,14 @@ pub struct Api {
     engine: Arc<EmoSense>,
     request_log: RequestLog,
     gate: AnalysisGate,
+    metrics: Metrics,
 }
 
 impl Api {
     /// An API over `engine` that logs a JSON line per request.
     pub fn new(engine: Arc<EmoSense>) -> Self {
         let gate = AnalysisGate::new(engine.config().max_concurrent_analyses, engine.config().max_queued_analyses);
-        Api { engine, request_log: RequestLog::default(), gate }
+        Api { engine, request_log: RequestLog::default(), gate, metrics: Metrics::default() }
     }
 
     /// The API a serverless function serves: configuration from the environment (read once), and the models
@@ -58,6 +61,11 @@ impl Api {
     pub fn with_request_log(mut self, request_log: RequestLog) -> Self {
         self.request_log = request_log;
         self
+    }
+
+    /// The process's request counters in the Prometheus text format, with which models are loaded.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render(&self.engine.models())
     }
 
     /// The engine behind the API.
@@ -109,6 +117,7 @@ impl Api {
         let facts = facts_of(&request);
         let response = self.answer(request, &Budget::with_timeout(self.engine.config().request_timeout));
         self.request_log.write(&facts, &response, started.elapsed());
+        self.metrics.record(&facts, &response, started.elapsed());
         response
     }
 
@@ -128,6 +137,7 @@ impl Api {
         let facts = facts_of(&request);
         let response = self.clone().answer_streaming(request, started).await.unwrap_or_else(ApiError::into_response);
         self.request_log.write(&facts, &response, started.elapsed());
+        self.metrics.record(&facts, &response, started.elapsed());
         response
     }
 

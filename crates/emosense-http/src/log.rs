@@ -26,9 +26,11 @@ pub enum RequestLog {
 /// What a route's answer was, kept in the response extensions for the log line.
 #[derive(Debug, Clone)]
 pub(crate) struct Answered {
-    tier: Tier,
+    /// `text`, `audio`, `face` or `multimodal`.
+    pub(crate) modality: &'static str,
+    pub(crate) tier: Tier,
     model: String,
-    dominant_emotions: Vec<Emotion>,
+    pub(crate) dominant_emotions: Vec<Emotion>,
 }
 
 impl Answered {
@@ -36,8 +38,8 @@ impl Answered {
     pub(crate) fn of<'a>(results: impl IntoIterator<Item = &'a AnalysisResult>) -> Option<Answered> {
         let mut results = results.into_iter().peekable();
         let first = results.peek()?;
-        let (tier, model) = (first.metadata.tier, first.metadata.model.clone());
-        Some(Answered { tier, model, dominant_emotions: results.map(|r| r.dominant_emotion).collect() })
+        let (modality, tier, model) = (first.metadata.modality.as_str(), first.metadata.tier, first.metadata.model.clone());
+        Some(Answered { modality, tier, model, dominant_emotions: results.map(|r| r.dominant_emotion).collect() })
     }
 }
 
@@ -46,6 +48,7 @@ impl Answered {
     pub(crate) fn fused(result: &MultimodalResult) -> Answered {
         let used: Vec<&str> = result.metadata.modalities_used.iter().map(|m| m.as_str()).collect();
         Answered {
+            modality: "multimodal",
             tier: result.metadata.weights.iter().map(|w| w.tier).max().unwrap_or(Tier::Primary),
             model: format!("fusion({})", used.join("+")),
             dominant_emotions: vec![result.dominant_emotion],
@@ -136,6 +139,7 @@ mod tests {
     fn answered_response() -> Response<Bytes> {
         let mut response = Response::new(Bytes::from_static(b"{}"));
         response.extensions_mut().insert(Answered {
+            modality: "text",
             tier: Tier::Secondary,
             model: "text-tfidf-logreg".into(),
             dominant_emotions: vec![Emotion::Joy, Emotion::Anger, Emotion::Joy],

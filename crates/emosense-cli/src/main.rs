@@ -240,18 +240,14 @@ fn main() -> ExitCode {
 
 fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &TextOptions) -> Result<ExitCode, String> {
     let to_json = |result: emosense_core::Result<emosense_core::AnalysisResult>| match result {
-        Ok(r) => (serde_json::to_string(&r).unwrap_or_default(), true),
-        Err(e) => (serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default(), false),
+        Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
+        Err(e) => serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default(),
     };
     match (text, jsonl) {
-        (Some(text), false) => {
-            let (line, ok) = to_json(engine.text().analyze(&text, options));
-            println!("{line}");
-            Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
-        }
+        (Some(text), false) => print_result(engine.text().analyze(&text, options)),
         (None, true) => {
             let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let analyse = |line: &str| to_json(engine.text().analyze(line, options)).0;
+            let analyse = |line: &str| to_json(engine.text().analyze(line, options));
             in_order_on_threads(std::io::BufReader::new(std::io::stdin()), std::io::stdout().lock(), workers, analyse)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -315,7 +311,6 @@ fn analyze_faces(engine: &EmoSense, file: &std::path::Path, options: &FaceOption
     print_result(result)
 }
 
-/// Prints a result as one JSON line, or `{"error": ...}` with exit status 1.
 fn analyze_multimodal(engine: &EmoSense, text: Option<&str>, audio: Option<&Path>, video: Option<&Path>, tier: Option<Tier>) -> Result<ExitCode, String> {
     let read = |file: Option<&Path>| file.map(|f| std::fs::read(f).map_err(|e| format!("{}: {e}", f.display()))).transpose();
     let (audio, video) = (read(audio)?, read(video)?);
@@ -323,14 +318,24 @@ fn analyze_multimodal(engine: &EmoSense, text: Option<&str>, audio: Option<&Path
     print_result(engine.analyze_multimodal(&input, &MultimodalOptions { tier, ..MultimodalOptions::default() }))
 }
 
+/// Prints a result as one JSON line, warning on stderr when a tier or modality answered lower than it should have (a
+/// model missing or failing); or the error, as the API's error items are, with exit status 1.
 fn print_result(result: emosense_core::Result<impl serde::Serialize>) -> Result<ExitCode, String> {
     match result {
         Ok(result) => {
-            println!("{}", serde_json::to_string(&result).unwrap_or_default());
+            let value = serde_json::to_value(&result).map_err(|e| e.to_string())?;
+            let metadata = &value["metadata"];
+            for skipped in metadata["skipped_tiers"].as_array().into_iter().flatten().filter_map(|s| s.as_str()) {
+                eprintln!("emosense: warning: answered from a lower tier: {skipped}");
+            }
+            for modality in metadata["degraded_modalities"].as_array().into_iter().flatten().filter_map(|m| m.as_str()) {
+                eprintln!("emosense: warning: {modality} answered from a lower tier (see modalities.{modality}.metadata.skipped_tiers)");
+            }
+            println!("{}", serde_json::to_string(&result).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("{}", serde_json::json!({"error": {"message": e.to_string()}}));
+            println!("{}", serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default());
             Ok(ExitCode::from(1))
         }
     }

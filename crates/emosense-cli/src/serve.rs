@@ -100,12 +100,15 @@ async fn refuse(mut stream: tokio::net::TcpStream) {
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(response.as_bytes())).await;
 }
 
-/// The playground: one self-contained page (no external assets) that calls the API of the server that serves it.
-const PLAYGROUND: &str = include_str!("playground.html");
-/// The live view of `/metrics`, self-contained like the playground.
-const DASHBOARD: &str = include_str!("dashboard.html");
+/// The playground: a page (its style and script compiled in, nothing from elsewhere) that calls the API of the server
+/// that serves it.
+const PLAYGROUND: &str = include_str!("pages/playground.html");
+/// The live view of `/metrics`.
+const DASHBOARD: &str = include_str!("pages/dashboard.html");
+/// The style both pages share.
+const STYLE: &str = include_str!("pages/emosense.css");
 /// What the pages may load: only from this server (and what the page makes itself: blobs, captured media).
-const PAGE_POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; style-src 'unsafe-inline'; script-src 'unsafe-inline'";
+const PAGE_POLICY: &str = "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'";
 
 async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let path = request.uri().path();
@@ -120,11 +123,13 @@ async fn handle(api: Arc<Api>, request: hyper::Request<Incoming>) -> Result<hype
     Ok(api.handle_streaming(request).await.map(Full::new))
 }
 
-/// What only the local server answers, beside the API: the playground at `/`, the metrics and their dashboard.
+/// What only the local server answers, beside the API: the playground at `/`, the metrics and their dashboard, and
+/// the pages' style.
 fn local_page(api: &Api, path: &str) -> Option<hyper::Response<Full<Bytes>>> {
     let (content_type, body) = match path {
         "/" => ("text/html; charset=utf-8", Bytes::from_static(PLAYGROUND.as_bytes())),
         "/dashboard" => ("text/html; charset=utf-8", Bytes::from_static(DASHBOARD.as_bytes())),
+        "/emosense.css" => ("text/css; charset=utf-8", Bytes::from_static(STYLE.as_bytes())),
         "/metrics" => ("text/plain; version=0.0.4; charset=utf-8", Bytes::from(api.metrics_text())),
         _ => return None,
     };

@@ -356,3 +356,18 @@ fn metrics_count_requests_errors_latency_emotions_and_models() {
     assert_eq!(status, 200);
     assert!(headers.to_ascii_lowercase().contains("text/html") && page.contains("fetch(\"/metrics\""), "{headers}");
 }
+
+#[test]
+fn an_answer_from_a_lower_tier_because_models_are_missing_is_said_on_stderr() {
+    let empty = std::env::temp_dir().join(format!("emosense-cli-no-models-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = emosense().args(["analyze", "text", "I am so happy today"]).env("EMOTION_MODEL_CACHE_DIR", &empty).output().unwrap();
+    assert!(out.status.success());
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["metadata"]["tier"], "fallback");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: answered from a lower tier: primary (text-minilm-goemotions)") && stderr.contains("file not found"), "{stderr}");
+    let out = emosense().args(["analyze", "text", "I am so happy today", "--tier", "fallback"]).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "a pinned tier is no warning: {}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&empty).unwrap();
+}

@@ -116,7 +116,9 @@ pub fn eval_text(engine: &EmoSense, data: &Path, source: &str, split: &str, tier
     let mut confidence = Vec::with_capacity(texts.len());
     let mut languages: BTreeMap<String, usize> = BTreeMap::new();
     let mut answered_by = String::new();
+    let bar = crate::progress::Bar::new("texts");
     for block in texts.chunks(MAX_BATCH_TEXTS) {
+        bar.update(predicted.len() as f64, Some(texts.len() as f64), "texts");
         let batch: Vec<String> = block.iter().map(|(t, _)| t.clone()).collect();
         let results = engine.text().analyze_batch(&batch, &options).and_then(|items| items.into_iter().collect::<emosense_core::Result<Vec<_>>>()).map_err(|e| e.to_string())?;
         answered_by = results.first().map(|r| r.metadata.model.clone()).unwrap_or_default();
@@ -127,6 +129,7 @@ pub fn eval_text(engine: &EmoSense, data: &Path, source: &str, split: &str, tier
             *languages.entry(language.to_owned()).or_default() += 1;
         }
     }
+    drop(bar);
     let gold: Vec<usize> = texts.iter().map(|(_, l)| *l).collect();
     let mut report = serde_json::Map::new();
     report.insert("source".into(), source.into());
@@ -228,7 +231,9 @@ pub fn eval_face(engine: &EmoSense, set: &FaceEvalSet, probabilities: Option<&Pa
     let started = Instant::now();
     let tiers = if all_tiers { vec![Tier::Primary, Tier::Secondary, Tier::Fallback] } else { vec![Tier::Primary] };
     let mut predictions: Vec<(String, Vec<usize>)> = Vec::new();
-    for block in files.chunks(FACE_BATCH) {
+    let bar = crate::progress::Bar::new("faces");
+    for (i, block) in files.chunks(FACE_BATCH).enumerate() {
+        bar.update((i * FACE_BATCH) as f64, Some(files.len() as f64), "faces");
         let images = block
             .iter()
             .map(|(path, _)| {
@@ -264,6 +269,7 @@ pub fn eval_face(engine: &EmoSense, set: &FaceEvalSet, probabilities: Option<&Pa
             }
         }
     }
+    drop(bar);
     let gold: Vec<usize> = files.iter().map(|(_, l)| *l).collect();
     let models: serde_json::Map<String, serde_json::Value> =
         predictions.iter().map(|(name, predicted)| (name.clone(), serde_json::Value::Object(scores_report(predicted, &gold)))).collect();
@@ -323,7 +329,9 @@ pub fn eval_audio(engine: &EmoSense, data: &Path) -> Result<ExitCode, String> {
     for tier in [Tier::Primary, Tier::Secondary, Tier::Fallback] {
         let options = AudioOptions { tier: Some(tier), ..AudioOptions::default() };
         let (mut gold, mut predicted, mut skipped, mut model) = (Vec::new(), Vec::new(), 0usize, String::new());
-        for (path, emotion) in &clips {
+        let bar = crate::progress::Bar::new(tier.as_str());
+        for (i, (path, emotion)) in clips.iter().enumerate() {
+            bar.update(i as f64, Some(clips.len() as f64), "clips");
             let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
             match engine.audio().analyze("audio", &bytes, &options) {
                 Ok(result) => {

@@ -1,6 +1,7 @@
 //! `emosense`: the local server and command-line analysis over the shared engine and router.
 
 mod eval;
+mod progress;
 mod serve;
 mod stream;
 
@@ -248,7 +249,9 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
         (None, true) => {
             let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
             let analyse = |line: &str| to_json(engine.text().analyze(line, options));
-            in_order_on_threads(std::io::BufReader::new(std::io::stdin()), std::io::stdout().lock(), workers, analyse)?;
+            let bar = progress::Bar::beside_output("texts");
+            let written = |count: usize| bar.update(count as f64, None, "texts");
+            in_order_on_threads(std::io::BufReader::new(std::io::stdin()), std::io::stdout().lock(), workers, analyse, written)?;
             Ok(ExitCode::SUCCESS)
         }
         _ => Err("give either a TEXT argument or --jsonl (texts on standard input)".into()),
@@ -256,8 +259,15 @@ fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &
 }
 
 /// Answers each line of `input` with `answer` on `workers` threads and writes the answers to `output` in input
-/// order, each as soon as it and those before it are ready (lines that trickle in are answered as they come).
-fn in_order_on_threads(input: impl BufRead + Send, mut output: impl Write, workers: usize, answer: impl Fn(&str) -> String + Sync) -> Result<(), String> {
+/// order, each as soon as it and those before it are ready (lines that trickle in are answered as they come);
+/// `written` is told how many are written so far.
+fn in_order_on_threads(
+    input: impl BufRead + Send,
+    mut output: impl Write,
+    workers: usize,
+    answer: impl Fn(&str) -> String + Sync,
+    written: impl Fn(usize),
+) -> Result<(), String> {
     let (line_tx, line_rx) = std::sync::mpsc::sync_channel::<(usize, String)>(workers * 4);
     let (answer_tx, answer_rx) = std::sync::mpsc::channel::<(usize, String)>();
     // The workers own the receiving end: when they stop (the output failed), the reader's next send fails and it stops.
@@ -290,6 +300,7 @@ fn in_order_on_threads(input: impl BufRead + Send, mut output: impl Write, worke
             while let Some(json) = waiting.remove(&next) {
                 writeln!(output, "{json}").and_then(|()| output.flush()).map_err(|e| format!("writing standard output: {e}"))?;
                 next += 1;
+                written(next);
             }
         }
         reader.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
@@ -298,12 +309,19 @@ fn in_order_on_threads(input: impl BufRead + Send, mut output: impl Write, worke
 
 fn analyze_audio(engine: &EmoSense, file: &std::path::Path, options: &AudioOptions) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    print_result(engine.audio().analyze(&file.display().to_string(), &bytes, options))
+    let bar = progress::Bar::new("speech");
+    let options = AudioOptions { progress: bar.progress(), ..options.clone() };
+    let result = engine.audio().analyze(&file.display().to_string(), &bytes, &options);
+    drop(bar);
+    print_result(result)
 }
 
 fn analyze_faces(engine: &EmoSense, file: &std::path::Path, options: &FaceOptions, annotate: Option<&std::path::Path>) -> Result<ExitCode, String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let mut result = engine.face().analyze(&file.display().to_string(), &bytes, options);
+    let bar = progress::Bar::new("video");
+    let options = FaceOptions { progress: bar.progress(), ..options.clone() };
+    let mut result = engine.face().analyze(&file.display().to_string(), &bytes, &options);
+    drop(bar);
     if let (Ok(result), Some(path)) = (&mut result, annotate) {
         let png = result.annotated_png.take().unwrap_or_default();
         std::fs::write(path, png).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -8,6 +8,31 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// Where a long analysis says how far it is: `done` of `total` (when known) in `unit`s (seconds of a video, windows
+/// of a clip). The command line draws it as a bar on a terminal; the default reports nowhere.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Fn(f64, Option<f64>, &'static str) + Send + Sync>>);
+
+impl Progress {
+    /// Reports to `report`.
+    pub fn to(report: impl Fn(f64, Option<f64>, &'static str) + Send + Sync + 'static) -> Self {
+        Progress(Some(Arc::new(report)))
+    }
+
+    /// Says that `done` of `total` `unit`s are done.
+    pub fn report(&self, done: f64, total: Option<f64>, unit: &'static str) {
+        if let Some(report) = &self.0 {
+            report(done, total, unit);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(reported)" } else { "Progress(none)" })
+    }
+}
+
 /// The deadline and cancellation flag of one request; clones share the flag.
 #[derive(Debug, Clone, Default)]
 pub struct Budget {

@@ -20,7 +20,7 @@ pub mod result;
 pub mod text;
 pub mod tier;
 
-pub use budget::{Budget, CancelOnDrop};
+pub use budget::{Budget, CancelOnDrop, Progress};
 pub use config::{Config, Device, EnsembleSpec, Precision};
 pub use limits::{Limit, Limits};
 pub use emotion::{Emotion, EmotionScores};

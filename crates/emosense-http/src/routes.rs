@@ -257,7 +257,7 @@ fn analyze_batch(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: AudioRequest = parse_json(request)?;
     let bytes = decode_base64("audio_base64", &body.audio_base64, api.engine().config().limits.audio_file())?;
-    let options = AudioOptions { tier: body.tier, model: body.model, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone() };
+    let options = AudioOptions { tier: body.tier, model: body.model, segments: body.segments, features: body.features, require_speech: body.require_speech, budget: budget.clone(), ..AudioOptions::default() };
     let result = api.engine().audio().analyze("audio_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }
@@ -265,7 +265,7 @@ fn analyze_audio(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result
 fn analyze_face(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
     let body: FaceRequest = parse_json(request)?;
     let bytes = decode_base64("image_base64", &body.image_base64, api.engine().config().limits.media_file())?;
-    let options = FaceOptions { tier: body.tier, model: body.model, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone() };
+    let options = FaceOptions { tier: body.tier, model: body.model, landmarks: body.landmarks, annotate: body.annotate, aligned_face: body.aligned_face, budget: budget.clone(), ..FaceOptions::default() };
     let result = api.engine().face().analyze("image_base64", &bytes, &options)?;
     Ok(answered(json_response(StatusCode::OK, &result), std::slice::from_ref(&result)))
 }

@@ -8,7 +8,7 @@ mod wav;
 
 use base64::Engine;
 use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
-use emosense_core::{Config, Limits};
+use emosense_core::{AudioOptions, Config, Limits, Progress};
 use serde_json::{json, Value};
 use wav::{speech_like, spoken_for, spoken_sentence, wav};
 
@@ -237,4 +237,17 @@ fn warm_up_loads_only_the_modalities_deployed() {
     let speech_only = api_with(Config { model_dir: bundle, ..Config::default() });
     assert_eq!(speech_only.engine().warm_up(), Ok(()));
     assert_eq!(speech_only.engine().loaded_models(), ["audio-silero-vad", "audio-whisper-tiny-emodb"]);
+}
+
+#[test]
+fn long_audio_reports_its_progress_in_windows() {
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let options = AudioOptions { progress: Progress::to(move |done, total, unit| seen.lock().unwrap().push((done, total, unit))), ..AudioOptions::default() };
+    let result = api().engine().audio().analyze("audio", &wav(&spoken_for(10.0), 16_000, 1, 16, false), &options).unwrap();
+    let windows = result.metadata.details.audio.as_ref().unwrap().windows as f64;
+    let reports = reports.lock().unwrap();
+    assert!(windows >= 2.0, "{windows} windows");
+    let expected: Vec<(f64, Option<f64>, &str)> = (1..=windows as usize).map(|i| (i as f64, Some(windows), "windows")).collect();
+    assert_eq!(*reports, expected);
 }

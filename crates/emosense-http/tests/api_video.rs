@@ -9,7 +9,7 @@ mod multipart;
 use base64::Engine;
 use bytes::Bytes;
 use common::{api, api_with, assert_valid_result, model_dir, post_json, send};
-use emosense_core::{Config, Limits};
+use emosense_core::{Config, FaceOptions, Limits, Progress};
 use serde_json::{json, Value};
 
 fn video(name: &str) -> Vec<u8> {
@@ -105,4 +105,16 @@ fn bad_videos_get_clear_json_errors() {
     let (status, body) = send(&tiny, post_json("/api/v1/emotion/analyze/face", json!({"image_base64": encode(&mp4)}).to_string()));
     assert_eq!(status, 413, "320 x 320 frames are over 50,000 pixels: {body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("MAX_VIDEO_FRAME_PIXELS"));
+}
+
+#[test]
+fn a_video_reports_its_progress_in_seconds_of_its_duration() {
+    let reports = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = reports.clone();
+    let options = FaceOptions { progress: Progress::to(move |done, total, unit| seen.lock().unwrap().push((done, total, unit))), ..FaceOptions::default() };
+    let result = api().engine().face().analyze("video", &video("faces.mp4"), &options).unwrap();
+    let reports = reports.lock().unwrap();
+    assert_eq!(reports.len(), result.timeline.as_ref().unwrap().len(), "one report per sampled frame: {reports:?}");
+    assert!(reports.windows(2).all(|w| w[0].0 < w[1].0), "time goes forward: {reports:?}");
+    assert!(reports.iter().all(|(done, total, unit)| *unit == "s" && total.is_some_and(|t| (t - 3.0).abs() < 0.2 && *done <= t)), "{reports:?}");
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Progress};
 use crate::config::Config;
 use crate::limits::Limit;
 use crate::emotion::{Emotion, EmotionScores};
@@ -89,6 +89,8 @@ pub struct AudioOptions {
     pub require_speech: bool,
     /// When to stop: checked after decoding and between analysis windows.
     pub budget: Budget,
+    /// Told how far the analysis is (windows prepared of those that hold speech).
+    pub progress: Progress,
 }
 
 /// What a speech answer's metadata adds.
@@ -197,18 +199,22 @@ impl AudioAnalyzer {
 
     /// The analysis windows of prepared audio with what the models read from each.
     pub fn windows(prepared: &Prepared) -> Vec<Window> {
-        Self::windows_where(prepared, |_| true)
+        Self::windows_where(prepared, |_| true, &Progress::default())
     }
 
     /// The analysis windows whose span `keep` accepts, with what the models read from each.
-    fn windows_where(prepared: &Prepared, keep: impl Fn(&Range<usize>) -> bool) -> Vec<Window> {
-        window_spans(prepared.samples.len())
+    /// `progress` is told of each window prepared.
+    fn windows_where(prepared: &Prepared, keep: impl Fn(&Range<usize>) -> bool, progress: &Progress) -> Vec<Window> {
+        let spans: Vec<Range<usize>> = window_spans(prepared.samples.len()).into_iter().filter(keep).collect();
+        let total = spans.len() as f64;
+        spans
             .into_iter()
-            .filter(keep)
-            .map(|span| {
+            .enumerate()
+            .map(|(i, span)| {
                 let samples = &prepared.samples[span.clone()];
                 let mut encoder_mel = whisper_mel::log_mel(samples);
                 encoder_mel.truncate(encoder_mel.len() / 2 * 2);
+                progress.report((i + 1) as f64, Some(total), "windows");
                 Window { features: features::summarize(samples), encoder_mel, samples: samples.to_vec(), span }
             })
             .collect()
@@ -255,7 +261,7 @@ impl AudioAnalyzer {
             Some(spans) => spans.iter().map(|s| s.end.min(span.end).saturating_sub(s.start.max(span.start))).sum::<usize>(),
             None => span.len(),
         };
-        let windows = Self::windows_where(&prepared, |span| speech_in(span) > 0);
+        let windows = Self::windows_where(&prepared, |span| speech_in(span) > 0, &options.progress);
         options.budget.check()?;
         let (scores, answered) = self.ladder.run_requested(options.model.as_deref(), options.tier, |model| model.score(&windows))?;
         let overall = EmotionScores::weighted_mean(scores.iter().zip(windows.iter().map(|w| speech_in(&w.span) as f32)));

@@ -20,7 +20,7 @@ use std::time::Instant;
 use ::image::RgbImage;
 use serde::Serialize;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Progress};
 use crate::config::{Config, Precision};
 use crate::limits::Limits;
 use crate::emotion::{Emotion, EmotionScores};
@@ -159,6 +159,8 @@ pub struct FaceOptions {
     pub aligned_face: bool,
     /// When to stop: checked between video frames and between the stages of the pipeline.
     pub budget: Budget,
+    /// Told how far a video is (seconds analysed of its duration).
+    pub progress: Progress,
 }
 
 /// One face of an answer.
@@ -402,7 +404,7 @@ impl FaceAnalyzer {
         }
         let mut timeline = Vec::new();
         let (mut first_with_face, mut skipped) = (None::<FrameAnalysis>, Vec::new());
-        let limits = video::VideoLimits { frame_pixels: self.limits.video_frame(), sampling: self.sampling, budget: &options.budget };
+        let limits = video::VideoLimits { frame_pixels: self.limits.video_frame(), sampling: self.sampling, budget: &options.budget, progress: &options.progress };
         let info = video::for_each_sampled_frame(field, bytes, container, &limits, |t, frame| {
             let analysis = self.analyze_frame(frame, options)?;
             let emotions = analysis.emotions();

@@ -13,7 +13,7 @@ use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 use serde::Serialize;
 
-use crate::budget::Budget;
+use crate::budget::{Budget, Progress};
 use crate::container;
 use crate::error::{Error, Result};
 use crate::limits::Limit;
@@ -62,6 +62,8 @@ pub struct VideoLimits<'a> {
     pub sampling: Sampling,
     /// Checked before each frame is decoded.
     pub budget: &'a Budget,
+    /// Told the time of each sampled frame once it is analysed, of the duration when the container declares one.
+    pub progress: &'a Progress,
 }
 
 /// What was read from a video.
@@ -136,7 +138,7 @@ fn check_pixels(field: &str, width: u32, height: u32, limit: Limit) -> Result<()
 }
 
 fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
-    let VideoLimits { frame_pixels, sampling, budget } = *limits;
+    let VideoLimits { frame_pixels, sampling, budget, progress } = *limits;
     container::mp4::check(bytes).map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
     let mut reader = mp4::Mp4Reader::read_header(Cursor::new(bytes), bytes.len() as u64)
         .map_err(|e| Error::invalid(field, format!("is not a readable MP4/QuickTime file: {e}")))?;
@@ -177,7 +179,12 @@ fn read_mp4(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn
         decoded += 1;
         let pts = pending.pop().map_or(0, |Reverse(pts)| pts);
         let t = (pts - *first_pts.get_or_insert(pts)).max(0) as f64 / timescale;
-        if sampler.take(t) { visit(round3(t), &frame) } else { Ok(()) }
+        if !sampler.take(t) {
+            return Ok(());
+        }
+        visit(round3(t), &frame)?;
+        progress.report(t, Some(duration_s), "s");
+        Ok(())
     };
     for sample_id in 1..=sample_count {
         budget.check()?;
@@ -228,7 +235,7 @@ fn to_rgb(yuv: &openh264::decoder::DecodedYUV<'_>) -> RgbImage {
 }
 
 fn read_gif(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn FnMut(f64, &RgbImage) -> Result<()>) -> Result<VideoInfo> {
-    let VideoLimits { frame_pixels, sampling, budget } = *limits;
+    let VideoLimits { frame_pixels, sampling, budget, progress } = *limits;
     let undecodable = |e: ::image::ImageError| Error::invalid(field, format!("could not be decoded as an animated GIF: {e}"));
     let decoder = GifDecoder::new(Cursor::new(bytes)).map_err(undecodable)?;
     let (width, height) = decoder.dimensions();
@@ -247,6 +254,7 @@ fn read_gif(field: &str, bytes: &[u8], limits: &VideoLimits<'_>, visit: &mut dyn
         decoded += 1;
         if sampler.take(t) {
             visit(round3(t), &DynamicImage::ImageRgba8(frame.into_buffer()).into_rgb8())?;
+            progress.report(t, None, "s");
         }
         t += delay_s;
         if sampler.done() {

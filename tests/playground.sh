@@ -25,4 +25,5 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 [ -n "$url" ] || { cat "$log"; echo "the server did not start"; exit 1; }
+rm -rf target/playground
 NODE_MODULES="$PWD/$node_dir/node_modules" node tests/playground/e2e.mjs "$url" target/playground

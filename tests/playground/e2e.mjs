@@ -1,5 +1,6 @@
 // The playground in a real browser: headless Chromium opens the page a running `emosense serve` answers at /,
-// submits text, a photo, a speech clip, all three fused, and a bad text, and checks what is drawn; then the
+// submits text, a photo, a speech clip, a video (over the stream, with its progress), all three fused, and a bad
+// text, and checks what is drawn; then the
 // dashboard at /dashboard, which must show the counters of those requests. A screenshot of
 // each state goes to the folder given (kept by CI as artefacts).
 //   NODE_MODULES=DIR node tests/playground/e2e.mjs http://127.0.0.1:PORT OUT_DIR   (DIR holds playwright-core)
@@ -76,6 +77,23 @@ await step("speech", async () => {
   expect(await state() === "ok", `state ${await state()}: ${await text("#error")}`);
   expect((await text("#meta")).startsWith("audio"), `meta: ${await text("#meta")}`);
   expect(await page.locator("#timeline .segment").count() >= 1, "a timeline of the speech");
+});
+
+await step("video", async () => {
+  await page.evaluate(() => {
+    // Counts the progress messages the page shows while the video is analysed.
+    window.progressSeen = 0;
+    new MutationObserver(() => { window.progressSeen = Number(document.getElementById("progress-box").dataset.events); })
+      .observe(document.getElementById("progress-box"), { attributes: true });
+  });
+  await page.setInputFiles("#file", fixture("video/faces.mp4"));
+}, async () => {
+  expect(await state() === "ok", `state ${await state()}: ${await text("#error")}`);
+  expect((await text("#meta")).startsWith("face"), `meta: ${await text("#meta")}`);
+  const segments = await page.locator("#timeline .segment").evaluateAll((s) => s.map((x) => x.dataset.emotion));
+  expect(segments.length >= 3 && segments[0] === "joy", `a timeline of the video: ${segments}`);
+  const seen = await page.evaluate(() => window.progressSeen);
+  expect(seen === segments.length, `one progress message per frame shown (${seen} for ${segments.length} frames)`);
 });
 
 await step("fused", async () => {

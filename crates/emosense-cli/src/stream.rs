@@ -1,5 +1,5 @@
 //! `GET /ws/emotion/stream`: a WebSocket on the local server. Each text message is answered by
-//! [`Api::answer_stream_message`], in order; at most [`QUEUED_MESSAGES`] wait behind the one being analysed, and while
+//! [`Api::answer_stream_message_reporting`], in order, its progress messages sent as they come; at most [`QUEUED_MESSAGES`] wait behind the one being analysed, and while
 //! the queue is full the socket is not read, so a fast client is slowed down by TCP rather than buffered without
 //! bound.
 
@@ -75,13 +75,26 @@ where
             }
         }
     });
-    while let Some(item) = queued.recv().await {
+    'messages: while let Some(item) = queued.recv().await {
         let reply = match item {
-            // When the client goes away mid-analysis, the analysis is dropped, which cancels it.
-            Queued::Request(text) => tokio::select! {
-                answer = api.clone().answer_stream_message_in_turn(text) => Message::text(answer),
-                _ = &mut reader => break,
-            },
+            Queued::Request(text) => {
+                // Progress messages go out while the analysis runs; when the client goes away mid-analysis, the
+                // analysis is dropped, which cancels it.
+                let (progress, mut progress_messages) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let answer = api.clone().answer_stream_message_in_turn(text, move |message| drop(progress.send(message)));
+                tokio::pin!(answer);
+                loop {
+                    tokio::select! {
+                        answer = &mut answer => break Message::text(answer),
+                        Some(message) = progress_messages.recv() => {
+                            if outgoing.send(Message::text(message)).await.is_err() {
+                                break 'messages;
+                            }
+                        }
+                        _ = &mut reader => break 'messages,
+                    }
+                }
+            }
             Queued::Reply(message) => message,
         };
         if outgoing.send(reply).await.is_err() {

@@ -235,6 +235,30 @@ fn websocket_stream_answers_in_order_and_survives_bad_messages() {
     assert_eq!((status, body["error"]["code"].as_str()), (400, Some("bad_request")), "a plain GET is not an upgrade");
 }
 
+#[test]
+fn a_video_on_the_stream_sends_progress_before_its_answer() {
+    use tungstenite::Message;
+    let server = Server::start(&[]);
+    let (mut socket, _) = tungstenite::connect(format!("ws://{}/ws/emotion/stream", server.addr)).expect("WebSocket handshake");
+    let video = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/data/video/faces.mp4")).unwrap();
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, video);
+    socket.send(Message::text(serde_json::json!({"id": "clip", "video_base64": encoded}).to_string())).unwrap();
+    let mut progress = Vec::new();
+    let answer = loop {
+        let Message::Text(text) = socket.read().unwrap() else { continue };
+        let message: Value = serde_json::from_str(text.as_str()).unwrap();
+        assert_eq!(message["id"], "clip");
+        match message.get("progress") {
+            Some(p) => progress.push((p["done"].as_f64().unwrap(), p["total"].as_f64(), p["unit"].as_str().unwrap().to_owned())),
+            None => break message,
+        }
+    };
+    assert!(answer["modalities"]["face"]["timeline"].is_array(), "{answer}");
+    assert_eq!(progress.len(), answer["modalities"]["face"]["timeline"].as_array().unwrap().len(), "one progress message per frame: {progress:?}");
+    assert!(progress.iter().all(|(_, total, unit)| unit == "s" && total.is_some_and(|t| t > 2.5)), "{progress:?}");
+    socket.close(None).unwrap();
+}
+
 /// Opens `count` connections that send nothing (as many as the server lets in).
 fn idle_connections(addr: &str, count: usize) -> Vec<std::net::TcpStream> {
     (0..count).filter_map(|_| std::net::TcpStream::connect(addr).ok()).collect()

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::registry::Modality;
 use crate::result::{serialize_prob, AnalysisResult};
 use crate::tier::Tier;
-use crate::{AudioOptions, Budget, EmoSense, FaceOptions, TextOptions};
+use crate::{AudioOptions, Budget, EmoSense, FaceOptions, Progress, TextOptions};
 
 /// Added to every certainty so that a modality that is unsure on all counts still has a say in proportion to its
 /// prior (and weights never all vanish).
@@ -93,6 +93,8 @@ pub struct MultimodalOptions {
     pub tier: Option<Tier>,
     /// When every modality stops.
     pub budget: Budget,
+    /// Told how far speech (windows) and video (seconds) are.
+    pub progress: Progress,
 }
 
 /// Each modality's own answer.
@@ -170,15 +172,19 @@ impl EmoSense {
             return Err(Error::invalid("body", "holds no modality: send at least one of text, audio_base64, video_base64"));
         }
         let started = Instant::now();
-        let (tier, budget) = (options.tier, &options.budget);
+        let (tier, budget, progress) = (options.tier, &options.budget, &options.progress);
         let (text, audio, face) = std::thread::scope(|scope| {
             let text = input.text.map(|t| {
                 scope.spawn(move || self.text().analyze(t, &TextOptions { tier, budget: budget.clone(), ..TextOptions::default() }))
             });
             let audio = input.audio.map(|a| {
-                scope.spawn(move || self.audio().analyze("audio_base64", a, &AudioOptions { tier, budget: budget.clone(), ..AudioOptions::default() }))
+                let options = AudioOptions { tier, budget: budget.clone(), progress: progress.clone(), ..AudioOptions::default() };
+                scope.spawn(move || self.audio().analyze("audio_base64", a, &options))
             });
-            let face = input.video.map(|v| self.face().analyze("video_base64", v, &FaceOptions { tier, budget: budget.clone(), ..FaceOptions::default() }));
+            let face = input.video.map(|v| {
+                let options = FaceOptions { tier, budget: budget.clone(), progress: progress.clone(), ..FaceOptions::default() };
+                self.face().analyze("video_base64", v, &options)
+            });
             let join = |handle: Option<std::thread::ScopedJoinHandle<'_, Result<AnalysisResult>>>, modality: &str| {
                 handle
                     .map(|h| h.join().unwrap_or_else(|_| Err(Error::Model { model: modality.to_owned(), message: "analysis panicked".into() })))

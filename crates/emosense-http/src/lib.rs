@@ -194,11 +194,11 @@ impl Api {
         answer
     }
 
-    /// The answer to one stream message (see [`Api::answer_stream_message`]), run like an HTTP request: in a slot,
-    /// within `REQUEST_TIMEOUT`, cancelled when the stream goes away.
-    pub async fn answer_stream_message_in_turn(self: Arc<Self>, message: String) -> String {
+    /// The answer to one stream message (see [`Api::answer_stream_message_reporting`]), run like an HTTP request: in
+    /// a slot, within `REQUEST_TIMEOUT`, cancelled when the stream goes away; `report` is handed progress messages.
+    pub async fn answer_stream_message_in_turn(self: Arc<Self>, message: String, report: impl Fn(String) + Send + Sync + 'static) -> String {
         let started = Instant::now();
-        let outcome = self.run_blocking(started, move |api, budget| Ok(api.answer_stream_message(&message, budget))).await;
+        let outcome = self.run_blocking(started, move |api, budget| Ok(api.answer_stream_message_reporting(&message, budget, report))).await;
         outcome.unwrap_or_else(|error| stream::error_message(serde_json::Value::Null, &error))
     }
 

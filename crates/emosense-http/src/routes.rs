@@ -2,7 +2,10 @@
 
 use bytes::Bytes;
 use base64::Engine;
-use emosense_core::{AnalysisResult, AudioOptions, Budget, Error, FaceOptions, Health, Limit, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier};
+use emosense_core::{
+    AnalysisResult, AudioOptions, Budget, Error, FaceOptions, Health, Limit, ModelStatus, MultimodalInput, MultimodalOptions, MultimodalResult, Progress, TextOptions,
+    Tier,
+};
 use http::{Method, Request, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use schemars::JsonSchema;
@@ -271,14 +274,14 @@ fn analyze_face(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<
 }
 
 fn analyze_multimodal(api: &Api, request: &Request<Bytes>, budget: &Budget) -> Result<Response<Bytes>, ApiError> {
-    let result = multimodal(api, parse_json(request)?, budget)?;
+    let result = multimodal(api, parse_json(request)?, budget, Progress::default())?;
     let mut response = json_response(StatusCode::OK, &result);
     response.extensions_mut().insert(Answered::fused(&result));
     Ok(response)
 }
 
-/// Decodes the media of a multimodal request and runs the fused analysis.
-pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget) -> Result<MultimodalResult, ApiError> {
+/// Decodes the media of a multimodal request and runs the fused analysis, telling `progress` how far it is.
+pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget, progress: Progress) -> Result<MultimodalResult, ApiError> {
     let named_field = |field: &str, present: bool| {
         if present {
             Ok(())
@@ -297,7 +300,7 @@ pub(crate) fn multimodal(api: &Api, body: MultimodalRequest, budget: &Budget) ->
     let audio = body.audio_base64.as_deref().map(|a| decode_base64("audio_base64", a, config.limits.audio_file())).transpose()?;
     let video = body.video_base64.as_deref().map(|v| decode_base64("video_base64", v, config.limits.media_file())).transpose()?;
     let input = MultimodalInput { text: body.text.as_deref(), audio: audio.as_deref(), video: video.as_deref() };
-    Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier, budget: budget.clone() })?)
+    Ok(api.engine().analyze_multimodal(&input, &MultimodalOptions { tier: body.tier, budget: budget.clone(), progress })?)
 }
 
 /// Decodes a base64 media field, refusing (413) before decoding when it would exceed `limit`.

@@ -96,6 +96,14 @@ await step("video", async () => {
   expect(seen === segments.length, `one progress message per frame shown (${seen} for ${segments.length} frames)`);
 });
 
+await step("gif", async () => {
+  await page.setInputFiles("#file", fixture("video/faces.gif"));
+}, async () => {
+  expect(await state() === "ok", `state ${await state()}: ${await text("#error")}`);
+  expect(await page.locator("#timeline .segment").count() >= 2, "an animated GIF gets a timeline");
+  expect((await page.locator("#figure-section").getAttribute("class")).includes("hidden"), "and no still image");
+});
+
 await step("fused", async () => {
   await page.click("#analyze-all");
 }, async () => {

@@ -83,7 +83,7 @@ where
                 let (progress, mut progress_messages) = tokio::sync::mpsc::unbounded_channel::<String>();
                 let answer = api.clone().answer_stream_message_in_turn(text, move |message| drop(progress.send(message)));
                 tokio::pin!(answer);
-                loop {
+                let answer = loop {
                     tokio::select! {
                         answer = &mut answer => break Message::text(answer),
                         Some(message) = progress_messages.recv() => {
@@ -93,7 +93,14 @@ where
                         }
                         _ = &mut reader => break 'messages,
                     }
+                };
+                // Progress reported just before the answer was ready still goes out first.
+                while let Ok(message) = progress_messages.try_recv() {
+                    if outgoing.send(Message::text(message)).await.is_err() {
+                        break 'messages;
+                    }
                 }
+                answer
             }
             Queued::Reply(message) => message,
         };

@@ -1,6 +1,8 @@
-"""Text benchmark, all in one run: warm latency per tier (Rust, `cargo bench`), onnxruntime on the same model files
-and inputs (1 thread), cold start of the `emosense` binary (process start to first answer, model load included) and
-its peak RSS. Prints a Markdown table and writes target/bench/text_bench.json.
+"""Text benchmark, all in one run: warm latency per tier (Rust, `cargo bench`), onnxruntime on the same inputs (1
+thread) on our model file (int8 weights behind DequantizeLinear: onnxruntime folds them and computes in f32), on
+its integer-compute rewrite (`tools/text/dynamic_int8.py`: DynamicQuantizeLinear + MatMulInteger over the same int8
+weights) and on the fp32 file when it was built; cold start of the `emosense` binary (process start to first answer,
+model load included) and its peak RSS. Prints a Markdown table and writes target/bench/text_bench.json.
 
     tools/.venv/bin/python tools/bench/text_bench.py [--iterations 200]
 """
@@ -17,6 +19,8 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(REPO, "tools", "text"))
+import dynamic_int8  # noqa: E402
 MODELS = os.path.join(REPO, "models-quantized", "text")
 WINDOW = 128
 
@@ -84,11 +88,15 @@ def main():
     args = parser.parse_args()
     rust = rust_bench(args.iterations)
     texts = [(r["tokens"], r["text"]) for r in rust["primary"]["latency"]]
+    os.makedirs(os.path.join(REPO, "target", "bench"), exist_ok=True)
+    integer_compute = os.path.join(REPO, "target", "bench", "model.dynamic-int8.onnx")
+    dynamic_int8.rewrite(os.path.join(MODELS, "model.int8.onnx"), integer_compute)
     report = {
         "rust": rust,
         "onnxruntime": {
             "version": ort.__version__,
             "int8": ort_latency(os.path.join(MODELS, "model.int8.onnx"), texts, args.iterations),
+            "dynamic_int8": ort_latency(integer_compute, texts, args.iterations),
         },
         "cold_start": cold_start(),
         "cpu": next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?"),
@@ -96,19 +104,18 @@ def main():
     fp32 = os.path.join(MODELS, "model.fp32.onnx")
     if os.path.exists(fp32):
         report["onnxruntime"]["fp32"] = ort_latency(fp32, texts, args.iterations)
-    os.makedirs(os.path.join(REPO, "target", "bench"), exist_ok=True)
     json.dump(report, open(os.path.join(REPO, "target", "bench", "text_bench.json"), "w"), indent=1)
 
     print(f"CPU: {report['cpu']}; one thread; {args.iterations} iterations per row\n")
-    print("| tokens | tract int8 p50 / p95 (ms) | secondary p50 | fallback p50 | ORT int8 p50 / p95 | ORT fp32 p50 | tract / ORT int8 | tract / ORT fp32 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| tokens | tract, our file p50 / p95 (ms) | secondary p50 | fallback p50 | ORT, our file p50 / p95 | ORT integer compute p50 / p95 | ORT fp32 p50 | tract / ORT our file | tract / ORT integer |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for i, row in enumerate(rust["primary"]["latency"]):
-        o8 = report["onnxruntime"]["int8"][i]
+        ours, integer = report["onnxruntime"]["int8"][i], report["onnxruntime"]["dynamic_int8"][i]
         o32 = report["onnxruntime"].get("fp32", [None] * len(texts))[i]
         sec, fb = rust["secondary"]["latency"][i], rust["fallback"]["latency"][i]
         print(f"| {row['tokens']} | {row['p50_ms']} / {row['p95_ms']} | {sec['p50_ms']} | {fb['p50_ms']} | "
-              f"{o8['p50_ms']} / {o8['p95_ms']} | {o32['p50_ms'] if o32 else '-'} | {row['p50_ms'] / o8['p50_ms']:.2f} | "
-              f"{(row['p50_ms'] / o32['p50_ms']) if o32 else float('nan'):.2f} |")
+              f"{ours['p50_ms']} / {ours['p95_ms']} | {integer['p50_ms']} / {integer['p95_ms']} | {o32['p50_ms'] if o32 else '-'} | "
+              f"{row['p50_ms'] / ours['p50_ms']:.2f} | {row['p50_ms'] / integer['p50_ms']:.2f} |")
     c = report["cold_start"]
     print(f"\nCold start (process start to first primary answer, model load included): median {c['median_ms']} ms, "
           f"max {c['max_ms']} ms over {c['runs']} runs; peak RSS {c['peak_rss_mb']} MB; "

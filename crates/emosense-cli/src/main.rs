@@ -11,7 +11,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use emosense_core::{AudioAnalyzer, AudioOptions, Config, EmoSense, FaceOptions, MultimodalInput, MultimodalOptions, TextOptions, Tier};
+use emosense_core::{
+    AnalysisResult, AudioAnalyzer, AudioOptions, Config, EmoSense, FaceOptions, MultimodalInput, MultimodalOptions, MultimodalResult, TextOptions, Tier,
+};
 
 #[derive(Parser)]
 #[command(name = "emosense", version, about = "Emotion analysis of text, speech and faces: local API server and command line")]
@@ -242,7 +244,7 @@ fn main() -> ExitCode {
 fn analyze_text(engine: &EmoSense, text: Option<String>, jsonl: bool, options: &TextOptions) -> Result<ExitCode, String> {
     let to_json = |result: emosense_core::Result<emosense_core::AnalysisResult>| match result {
         Ok(r) => serde_json::to_string(&r).unwrap_or_default(),
-        Err(e) => serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default(),
+        Err(e) => error_line(e),
     };
     match (text, jsonl) {
         (Some(text), false) => print_result(engine.text().analyze(&text, options)),
@@ -338,24 +340,42 @@ fn analyze_multimodal(engine: &EmoSense, text: Option<&str>, audio: Option<&Path
 
 /// Prints a result as one JSON line, warning on stderr when a tier or modality answered lower than it should have (a
 /// model missing or failing); or the error, as the API's error items are, with exit status 1.
-fn print_result(result: emosense_core::Result<impl serde::Serialize>) -> Result<ExitCode, String> {
+fn print_result(result: emosense_core::Result<impl serde::Serialize + LowerTiers>) -> Result<ExitCode, String> {
     match result {
         Ok(result) => {
-            let value = serde_json::to_value(&result).map_err(|e| e.to_string())?;
-            let metadata = &value["metadata"];
-            for skipped in metadata["skipped_tiers"].as_array().into_iter().flatten().filter_map(|s| s.as_str()) {
-                eprintln!("emosense: warning: answered from a lower tier: {skipped}");
-            }
-            for modality in metadata["degraded_modalities"].as_array().into_iter().flatten().filter_map(|m| m.as_str()) {
-                eprintln!("emosense: warning: {modality} answered from a lower tier (see modalities.{modality}.metadata.skipped_tiers)");
+            for warning in result.lower_tiers() {
+                eprintln!("emosense: warning: {warning}");
             }
             println!("{}", serde_json::to_string(&result).map_err(|e| e.to_string())?);
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("{}", serde_json::to_string(&emosense_http::ApiError::from(e).item()).unwrap_or_default());
+            println!("{}", error_line(e));
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+/// An error as one JSON line: the API's error item.
+fn error_line(error: emosense_core::Error) -> String {
+    serde_json::to_string(&emosense_http::ApiError::from(error).item()).unwrap_or_default()
+}
+
+/// What an answer says of the tiers or modalities that answered lower than asked because a model is missing or failed.
+trait LowerTiers {
+    fn lower_tiers(&self) -> Vec<String>;
+}
+
+impl LowerTiers for AnalysisResult {
+    fn lower_tiers(&self) -> Vec<String> {
+        self.metadata.skipped_tiers.iter().map(|skipped| format!("answered from a lower tier: {skipped}")).collect()
+    }
+}
+
+impl LowerTiers for MultimodalResult {
+    fn lower_tiers(&self) -> Vec<String> {
+        let degraded = self.metadata.degraded_modalities.iter().map(|m| m.as_str());
+        degraded.map(|m| format!("{m} answered from a lower tier (see modalities.{m}.metadata.skipped_tiers)")).collect()
     }
 }
 

@@ -113,5 +113,5 @@ where
 }
 
 fn binary_refused() -> String {
-    serde_json::json!({"id": null, "error": {"code": "unsupported_media_type", "status": 415, "message": "send JSON requests as text messages"}}).to_string()
+    emosense_http::stream_error_message(&serde_json::Value::Null, &ApiError::UnsupportedMediaType("send JSON requests as text messages".into()))
 }

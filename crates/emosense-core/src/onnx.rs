@@ -11,6 +11,9 @@ use std::path::Path;
 use tract_onnx::pb::{self, tensor_proto::DataType};
 use tract_onnx::prelude::*;
 
+use crate::emotion::EmotionScores;
+use crate::registry::{LabelMapping, ScoreKind};
+
 /// The ONNX model at `path`, with its constant int8 dequantizations already folded to f32.
 pub(crate) fn read_model(path: &Path) -> TractResult<InferenceModel> {
     let onnx = tract_onnx::onnx();
@@ -30,6 +33,16 @@ pub(crate) fn check_label_output(typed: &TypedModel, labels: usize) -> Result<()
         return Err(format!("the graph's output has shape {:?}; the manifest lists {labels} labels", output.shape));
     }
     Ok(())
+}
+
+/// The seven emotion probabilities of each row of a classifier's output `[rows, labels]`, its labels mapped by
+/// `labels`; an error when the output has another shape.
+pub(crate) fn emotions_per_row(output: &Tensor, rows: usize, labels: &LabelMapping, kind: ScoreKind) -> TractResult<Vec<EmotionScores>> {
+    let scores = output.to_plain_array_view::<f32>()?;
+    if scores.shape() != [rows, labels.labels()] {
+        return Err(tract_onnx::tract_core::internal::format_err!("unexpected output shape {:?}", scores.shape()));
+    }
+    Ok(scores.outer_iter().map(|row| labels.emotions(kind, &row.iter().copied().collect::<Vec<f32>>())).collect())
 }
 
 /// Replaces every `DequantizeLinear` whose inputs are all initializers (int8 weights with one scale and zero point

@@ -26,7 +26,7 @@ pub use log::RequestLog;
 pub use metrics::Metrics;
 pub use openapi::document as openapi_document;
 pub use routes::Route;
-pub use stream::STREAM_ROUTE;
+pub use stream::{stream_error_message, STREAM_ROUTE};
 use gate::AnalysisGate;
 use log::RequestFacts;
 
@@ -199,7 +199,7 @@ impl Api {
     pub async fn answer_stream_message_in_turn(self: Arc<Self>, message: String, report: impl Fn(String) + Send + Sync + 'static) -> String {
         let started = Instant::now();
         let outcome = self.run_blocking(started, move |api, budget| Ok(api.answer_stream_message_reporting(&message, budget, report))).await;
-        outcome.unwrap_or_else(|error| stream::error_message(serde_json::Value::Null, &error))
+        outcome.unwrap_or_else(|error| stream_error_message(&serde_json::Value::Null, &error))
     }
 
     /// Refuses (413) a body in memory that is over its route's limit.

@@ -5,7 +5,8 @@
 //! answer.
 
 use emosense_core::{Budget, Progress};
-use serde_json::{Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::routes::{multimodal, MultimodalRequest};
 use crate::{Api, ApiError};
@@ -37,22 +38,21 @@ impl Api {
             Ok(_) => (Value::Null, Err(ApiError::BadRequest("a message must be a JSON object".into()))),
             Err(e) => (Value::Null, Err(ApiError::BadRequest(format!("message is not valid JSON: {e}")))),
         };
-        let answer = match outcome.and_then(|result| serde_json::to_value(result).map_err(|e| ApiError::Internal(e.to_string()))) {
-            Ok(Value::Object(result)) => result,
-            Ok(other) => Map::from_iter([("result".to_owned(), other)]),
-            Err(e) => return error_message(id, &e),
-        };
-        with_id(answer, id)
+        outcome
+            .and_then(|result| serde_json::to_string(&WithId { id: &id, answer: result }).map_err(|e| ApiError::Internal(e.to_string())))
+            .unwrap_or_else(|e| stream_error_message(&id, &e))
     }
 }
 
-/// The stream's answer to a message that failed: `{"id", "error": {"code", "status", "message"}}`.
-pub(crate) fn error_message(id: Value, error: &ApiError) -> String {
-    let Ok(Value::Object(item)) = serde_json::to_value(error.item()) else { unreachable!("an item error is a JSON object") };
-    with_id(item, id)
+/// One message of the stream: an answer's fields with the request's `id` beside them.
+#[derive(Serialize)]
+struct WithId<'a, T: Serialize> {
+    id: &'a Value,
+    #[serde(flatten)]
+    answer: T,
 }
 
-fn with_id(mut answer: Map<String, Value>, id: Value) -> String {
-    answer.insert("id".into(), id);
-    Value::Object(answer).to_string()
+/// The stream's answer to a message that failed: `{"id", "error": {"code", "status", "message"}}`.
+pub fn stream_error_message(id: &Value, error: &ApiError) -> String {
+    serde_json::to_string(&WithId { id, answer: error.item() }).unwrap_or_default()
 }

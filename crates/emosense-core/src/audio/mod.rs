@@ -362,19 +362,16 @@ fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn AudioModel>, LoadErro
 
 /// Checks that the entry's manifest says its model reads `expected` of each analysis window.
 fn check_reads(entry: &ModelEntry, expected: SpeechInput) -> std::result::Result<(), LoadError> {
-    match &entry.manifest.input {
-        Some(InputContract::Speech { reads, .. }) if *reads == expected => Ok(()),
-        other => Err(LoadError::ContractMismatch {
-            model: entry.id().to_owned(),
-            message: format!(
-                "the pipeline gives this architecture {expected:?} of each window; the manifest's input says {:?}",
-                other.as_ref().map(|input| match input {
-                    InputContract::Speech { reads, .. } => format!("{reads:?}"),
-                    _ => "not speech".to_owned(),
-                })
-            ),
-        }),
-    }
+    let says = match &entry.manifest.input {
+        Some(InputContract::Speech { reads, .. }) if *reads == expected => return Ok(()),
+        Some(InputContract::Speech { reads, .. }) => format!("{reads:?}"),
+        Some(_) => "an input that is not speech".to_owned(),
+        None => "no input".to_owned(),
+    };
+    Err(LoadError::ContractMismatch {
+        model: entry.id().to_owned(),
+        message: format!("the pipeline gives this architecture {expected:?} of each window; the manifest's input says {says}"),
+    })
 }
 
 /// Sample range from the first to the last 20 ms frame within [`TRIM_BELOW_PEAK_DB`] of the loudest, or `None`

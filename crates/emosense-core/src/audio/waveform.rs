@@ -64,11 +64,7 @@ impl WaveformClassifier {
         let samples: Vec<f32> = windows.iter().flat_map(|w| self.scaled(&w.samples)).collect();
         let input = Tensor::from_shape(&[windows.len(), length], &samples).map_err(error)?;
         let outputs = self.plan.run(tvec!(input.into())).map_err(error)?;
-        let scores = outputs[0].to_plain_array_view::<f32>().map_err(error)?;
-        if scores.shape() != [windows.len(), self.labels.labels()] {
-            return Err(Error::Model { model: self.id.clone(), message: format!("unexpected output shape {:?}", scores.shape()) });
-        }
-        Ok(scores.outer_iter().map(|row| self.labels.emotions(self.output, &row.iter().copied().collect::<Vec<f32>>())).collect())
+        crate::onnx::emotions_per_row(&outputs[0], windows.len(), &self.labels, self.output).map_err(error)
     }
 }
 

@@ -110,12 +110,8 @@ impl Member {
     /// A face's probabilities, averaged with its mirror image's.
     fn score(&self, face: &FaceInput) -> TractResult<EmotionScores> {
         let outputs = self.plan.run(tvec!(self.spec.tensor(face).into()))?;
-        let scores = outputs[0].to_plain_array_view::<f32>()?;
-        let ordered = |row: usize| {
-            let label_scores: Vec<f32> = (0..self.spec.labels.labels()).map(|k| scores[[row, k]]).collect();
-            self.spec.labels.emotions(self.spec.output, &label_scores)
-        };
-        Ok(EmotionScores::weighted_mean([(&ordered(0), 1.0), (&ordered(1), 1.0)]))
+        let pair = crate::onnx::emotions_per_row(&outputs[0], PAIR, &self.spec.labels, self.spec.output)?;
+        Ok(EmotionScores::weighted_mean(pair.iter().map(|scores| (scores, 1.0))))
     }
 }
 

@@ -161,8 +161,8 @@ pub enum InputContract {
     },
     /// Image pixels.
     Image {
-        /// The face patch an image classifier reads; the built-in detector, landmark and expression models describe
-        /// their input in words (the expression ensemble per member).
+        /// The face patch an image classifier or the landmark model reads; the face detector describes its input in
+        /// words, the expression ensemble per member.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         patch: Option<ImageInput>,
         /// What an image classifier's output holds per label.

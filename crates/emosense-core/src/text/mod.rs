@@ -204,13 +204,16 @@ impl TextAnalyzer {
         self.ladder.check_request(options.model.as_deref(), options.tier)?;
         // Nothing is loaded or run when no text is valid.
         let ran = if valid.is_empty() { None } else { Some(self.run_ladder(&valid, options)?) };
-        let mut scored = ran.iter().flat_map(|(scored, _)| scored);
+        let mut scored = ran.iter().flat_map(|(scored, answered)| scored.iter().map(move |s| (s, answered)));
         Ok(checked
             .into_iter()
             .map(|c| {
-                c.map(|text| {
-                    let answered = &ran.as_ref().expect("valid texts were scored").1;
-                    self.result(scored.next().expect("one score per valid text"), text, answered, started)
+                c.and_then(|text| match scored.next() {
+                    Some((s, answered)) => Ok(self.result(s, text, answered, started)),
+                    None => {
+                        let model = ran.as_ref().map_or("text", |(_, answered)| answered.entry.id()).to_owned();
+                        Err(Error::Model { model, message: "the model gave fewer answers than texts".into() })
+                    }
                 })
             })
             .collect())

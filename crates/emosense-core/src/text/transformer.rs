@@ -130,11 +130,7 @@ impl Transformer {
             Tensor::from_shape(&shape, &mask).map_err(|e| self.error(e))?.into(),
         ];
         let outputs = self.plan.run(inputs).map_err(|e| self.error(e))?;
-        let scores = outputs[0].to_plain_array_view::<f32>().map_err(|e| self.error(e))?;
-        if scores.shape() != [chunks.len(), self.labels.labels()] {
-            return Err(self.error(format!("unexpected output shape {:?}", scores.shape())));
-        }
-        Ok(scores.outer_iter().map(|row| self.labels.emotions(self.output, &row.iter().copied().collect::<Vec<f32>>())).collect())
+        crate::onnx::emotions_per_row(&outputs[0], chunks.len(), &self.labels, self.output).map_err(|e| self.error(e))
     }
 
     fn error(&self, e: impl std::fmt::Display) -> Error {

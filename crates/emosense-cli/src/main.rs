@@ -200,6 +200,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(note) = &config.device_note {
+        eprintln!("emosense: {note}");
+    }
     let engine = Arc::new(EmoSense::new(config));
     let outcome = match cli.command {
         Command::Serve { addr, warmup } => serve::serve(engine, addr, warmup),

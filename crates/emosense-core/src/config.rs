@@ -5,13 +5,8 @@ use std::time::Duration;
 
 use crate::error::ConfigError;
 use crate::fusion::FusionPriors;
+use crate::inference::{Backend, Device, Inference};
 use crate::limits::Limits;
-
-/// Where inference runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Device {
-    Cpu,
-}
 
 /// Which weight files are loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
@@ -19,6 +14,8 @@ pub enum Device {
 pub enum Precision {
     /// int8 weights (the shipped models).
     Int8,
+    /// Half-precision weights, where a model folder provides them (for GPUs).
+    Fp16,
     /// Full-precision weights, where a model folder provides them.
     Fp32,
 }
@@ -28,6 +25,7 @@ impl Precision {
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::Int8 => "int8",
+            Precision::Fp16 => "fp16",
             Precision::Fp32 => "fp32",
         }
     }
@@ -36,13 +34,16 @@ impl Precision {
 /// Settings shared by every front end. Defaults are documented in README.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    /// `EMOTION_MODEL_DEVICE`: `cpu` (default).
-    pub device: Device,
+    /// `EMOTION_INFERENCE_BACKEND` (`tract`, the default, or `onnxruntime`) and `EMOTION_MODEL_DEVICE` (`cpu`,
+    /// the default, `cuda`, or `auto`: cuda where this build and host can, else cpu): what runs the ONNX graphs.
+    pub inference: Inference,
+    /// Why `EMOTION_MODEL_DEVICE=auto` chose the cpu, for the start-up log.
+    pub device_note: Option<String>,
     /// `EMOTION_MODEL_CACHE_DIR`: folder holding one sub-folder per modality.
     pub model_dir: PathBuf,
     /// `EMOTION_ANALYSIS_BATCH_SIZE`: sequences per model run in batch analysis (16).
     pub batch_size: usize,
-    /// `EMOTION_MODEL_PRECISION`: `int8` (default) or `fp32`.
+    /// `EMOTION_MODEL_PRECISION`: `int8` (default), `fp16` or `fp32`: which weight files are loaded.
     pub precision: Precision,
     /// `MAX_TEXT_LENGTH`, `MAX_AUDIO_FILE_SIZE`, `MAX_VIDEO_FILE_SIZE`, `MAX_IMAGE_PIXELS`, `MAX_VIDEO_FRAME_PIXELS`.
     pub limits: Limits,
@@ -112,7 +113,8 @@ impl EnsembleSpec {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            device: Device::Cpu,
+            inference: Inference::default(),
+            device_note: None,
             model_dir: default_model_dir(),
             batch_size: 16,
             precision: Precision::Int8,
@@ -141,12 +143,35 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut config = Config::default();
         let get = |name: &'static str| lookup(name).map(|v| (name, v.trim().to_owned()));
-        if let Some((var, value)) = get("EMOTION_MODEL_DEVICE") {
-            config.device = match value.to_ascii_lowercase().as_str() {
-                "cpu" => Device::Cpu,
-                "cuda" => return Err(bad(var, &value, "cuda needs the GPU build; this build runs on cpu")),
-                _ => return Err(bad(var, &value, "expected cpu")),
-            };
+        let requested_backend = get("EMOTION_INFERENCE_BACKEND");
+        let backend = match &requested_backend {
+            Some((var, value)) => Some(match value.to_ascii_lowercase().as_str() {
+                "tract" => Backend::Tract,
+                "onnxruntime" | "ort" => Backend::OnnxRuntime,
+                _ => return Err(bad(var, value, "expected tract or onnxruntime")),
+            }),
+            None => None,
+        };
+        let device = get("EMOTION_MODEL_DEVICE");
+        let on_cpu = Inference { backend: backend.unwrap_or(Backend::Tract), device: Device::Cpu };
+        let on_cuda = Inference { backend: backend.unwrap_or(Backend::OnnxRuntime), device: Device::Cuda };
+        config.inference = match &device {
+            None => on_cpu,
+            Some((var, value)) => match value.to_ascii_lowercase().as_str() {
+                "cpu" => on_cpu,
+                "cuda" | "gpu" => on_cuda.check().map(|()| on_cuda).map_err(|message| bad(var, value, &message))?,
+                "auto" => match on_cuda.check() {
+                    Ok(()) => on_cuda,
+                    Err(why) => {
+                        config.device_note = Some(format!("EMOTION_MODEL_DEVICE=auto: running on the cpu ({why})"));
+                        on_cpu
+                    }
+                },
+                _ => return Err(bad(var, value, "expected cpu, cuda or auto")),
+            },
+        };
+        if let (Device::Cpu, Some((var, value))) = (config.inference.device, &requested_backend) {
+            config.inference.check().map_err(|message| bad(var, value, &message))?;
         }
         if let Some((_, value)) = get("EMOTION_MODEL_CACHE_DIR") {
             config.model_dir = PathBuf::from(value);
@@ -160,8 +185,9 @@ impl Config {
         if let Some((var, value)) = get("EMOTION_MODEL_PRECISION") {
             config.precision = match value.to_ascii_lowercase().as_str() {
                 "int8" => Precision::Int8,
+                "fp16" => Precision::Fp16,
                 "fp32" => Precision::Fp32,
-                _ => return Err(bad(var, &value, "expected int8 or fp32")),
+                _ => return Err(bad(var, &value, "expected int8, fp16 or fp32")),
             };
         }
         if let Some((var, value)) = get("MAX_TEXT_LENGTH") {
@@ -307,8 +333,25 @@ mod tests {
         assert_eq!(c.limits.video_frame_pixels, 3840 * 2160);
         assert_eq!((c.video_sample_fps, c.max_video_frames), (2.0, 60));
         assert_eq!(c.precision, Precision::Int8);
-        assert_eq!(c.device, Device::Cpu);
+        assert_eq!(c.inference, Inference { backend: Backend::Tract, device: Device::Cpu });
         assert!(!c.warmup);
+    }
+
+    #[test]
+    fn the_device_and_backend_are_checked_at_start_up() {
+        let auto = config(&[("EMOTION_MODEL_DEVICE", "auto")]).unwrap();
+        if cfg!(not(feature = "cuda")) {
+            assert_eq!(auto.inference, Inference { backend: Backend::Tract, device: Device::Cpu });
+            assert!(auto.device_note.as_deref().is_some_and(|note| note.contains("running on the cpu (") && note.contains("--features")), "{:?}", auto.device_note);
+        }
+        let tract_on_cuda = config(&[("EMOTION_MODEL_DEVICE", "cuda"), ("EMOTION_INFERENCE_BACKEND", "tract")]).unwrap_err();
+        assert!(tract_on_cuda.message.contains("cpu only"), "{tract_on_cuda}");
+        assert_eq!(config(&[("EMOTION_INFERENCE_BACKEND", "quantum")]).unwrap_err().variable, "EMOTION_INFERENCE_BACKEND");
+        if cfg!(not(feature = "ort")) {
+            let err = config(&[("EMOTION_INFERENCE_BACKEND", "onnxruntime")]).unwrap_err();
+            assert_eq!(err.variable, "EMOTION_INFERENCE_BACKEND");
+            assert!(err.message.contains("--features ort"), "{err}");
+        }
     }
 
     #[test]

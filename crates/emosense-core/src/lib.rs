@@ -11,6 +11,7 @@ pub mod emotion;
 pub mod error;
 pub mod face;
 pub mod fusion;
+pub mod inference;
 pub mod limits;
 pub mod media;
 mod onnx;
@@ -21,7 +22,8 @@ pub mod text;
 pub mod tier;
 
 pub use budget::{Budget, CancelOnDrop, Progress};
-pub use config::{Config, Device, EnsembleSpec, Precision};
+pub use config::{Config, EnsembleSpec, Precision};
+pub use inference::{Backend, Device, Inference};
 pub use limits::{Limit, Limits};
 pub use emotion::{Emotion, EmotionScores};
 pub use error::{ConfigError, Error, ErrorKind, LoadError, Result};
@@ -46,7 +48,7 @@ pub struct EmoSense {
 impl EmoSense {
     /// An engine for `config`: the model directory's manifests are read and checked; no model is loaded yet.
     pub fn new(config: Config) -> Self {
-        let registry = Registry::scan(&config.model_dir, config.precision);
+        let registry = Registry::scan(&config.model_dir, config.precision, config.inference);
         let text = TextAnalyzer::new(&config, &registry);
         let audio = AudioAnalyzer::new(&config, &registry);
         let face = FaceAnalyzer::new(&config, &registry);
@@ -139,6 +141,8 @@ impl EmoSense {
         let degraded = modalities.iter().any(|m| !m.primary_ready);
         Health {
             status: if degraded { HealthStatus::Degraded } else { HealthStatus::Ok },
+            inference: self.config.inference,
+            precision: self.config.precision,
             modalities,
             model_errors: models
                 .iter()
@@ -163,6 +167,10 @@ pub enum HealthStatus {
 #[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct Health {
     pub status: HealthStatus,
+    /// What runs the ONNX graphs (`EMOTION_INFERENCE_BACKEND`, `EMOTION_MODEL_DEVICE`).
+    pub inference: Inference,
+    /// The weight precision configured (`EMOTION_MODEL_PRECISION`); each model's own is in `/models`.
+    pub precision: Precision,
     /// Each modality whose models are deployed here.
     pub modalities: Vec<ModalityHealth>,
     /// One line per model of a deployed modality, or custom model, that cannot be used, with why.

@@ -24,17 +24,6 @@ pub(crate) fn read_model(path: &Path) -> TractResult<InferenceModel> {
     onnx.model_for_proto_model(&proto)
 }
 
-/// Checks that the first output of a typed graph holds `labels` values per input row (`[batch, labels]`); the
-/// message says how it differs.
-pub(crate) fn check_label_output(typed: &TypedModel, labels: usize) -> Result<(), String> {
-    let output = typed.output_fact(0).map_err(|e| format!("the graph has no output: {e}"))?;
-    let per_row = output.shape.iter().last().and_then(|d| d.as_i64());
-    if output.rank() != 2 || per_row != Some(labels as i64) {
-        return Err(format!("the graph's output has shape {:?}; the manifest lists {labels} labels", output.shape));
-    }
-    Ok(())
-}
-
 /// The seven emotion probabilities of each row of a classifier's output `[rows, labels]`, its labels mapped by
 /// `labels`; an error when the output has another shape.
 pub(crate) fn emotions_per_row(output: &Tensor, rows: usize, labels: &LabelMapping, kind: ScoreKind) -> TractResult<Vec<EmotionScores>> {

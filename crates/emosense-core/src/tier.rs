@@ -103,6 +103,8 @@ impl<M> Rung<M> {
             loaded: self.is_loaded(),
             available: error.is_none(),
             size_bytes: entry.size_bytes(),
+            runs_on: (entry.manifest.runtime == Runtime::Tract).then_some(entry.inference),
+            precision: entry.weights_precision(),
             load,
             error: error.as_ref().map(ModelError::from),
             manifest: Some(Arc::clone(&entry.manifest)),
@@ -249,7 +251,7 @@ mod tests {
             "architecture": "lexicon", "files": [], "licence": "none"
         }))
         .unwrap();
-        Arc::new(ModelEntry { manifest: Arc::new(manifest), modality: Modality::Text, folder: ".".into(), custom: false, precision: crate::Precision::Int8 })
+        Arc::new(ModelEntry { manifest: Arc::new(manifest), modality: Modality::Text, folder: ".".into(), custom: false, precision: crate::Precision::Int8, inference: crate::Inference::default() })
     }
 
     fn missing(id: &str) -> LoadError {

@@ -49,6 +49,9 @@ impl Api {
     /// loaded now when `EMOTION_WARMUP` asks for it (a failure is logged and leaves the lower tiers to answer).
     pub fn from_env(request_log: RequestLog) -> Result<Self, ConfigError> {
         let engine = EmoSense::new(Config::from_env()?);
+        if let Some(note) = &engine.config().device_note {
+            eprintln!("{}", serde_json::json!({"level": "warn", "message": note}));
+        }
         if engine.config().warmup {
             if let Err(e) = engine.warm_up() {
                 eprintln!("{}", serde_json::json!({"level": "warn", "message": format!("warm-up failed: {e}")}));

@@ -7,10 +7,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{api_with, get, model_dir, post_json, send};
+use common::{api_with, engine_with, get, model_dir, post_json, send};
 use base64::Engine;
 use emosense_core::{
-    AudioModel, Budget, Config, EmoSense, Emotion, EmotionScores, EnsembleSpec, FaceInput, FaceModel, MemberScores, Modality, ModelManifest, Scored,
+    AudioModel, Budget, Config, Emotion, EmotionScores, EnsembleSpec, FaceInput, FaceModel, MemberScores, Modality, ModelManifest, Scored,
     TextModel, Tier, Window,
 };
 use emosense_http::Api;
@@ -265,8 +265,8 @@ impl TextModel for Shouting {
 #[test]
 fn a_model_registered_in_rust_answers_by_name() {
     let manifest = ModelManifest::in_process("shouting", "0.1.0", Modality::Text, "upper-case share as anger", "Apache-2.0");
-    let engine = EmoSense::new(Config { model_dir: model_dir(), ..Config::default() }).with_text_model(manifest.clone(), Arc::new(Shouting)).unwrap();
-    assert!(EmoSense::new(Config::default()).with_text_model(ModelManifest { id: "text-tfidf-logreg".into(), ..manifest }, Arc::new(Shouting)).is_err());
+    let engine = engine_with(Config { model_dir: model_dir(), ..Config::default() }).with_text_model(manifest.clone(), Arc::new(Shouting)).unwrap();
+    assert!(engine_with(Config::default()).with_text_model(ModelManifest { id: "text-tfidf-logreg".into(), ..manifest }, Arc::new(Shouting)).is_err());
     let api = Api::new(Arc::new(engine));
     let (status, body) = analyze(&api, json!({"text": "WHY IS THIS STILL BROKEN", "model": "shouting"}));
     assert_eq!((status, body["dominant_emotion"].as_str(), body["metadata"]["model"].as_str()), (200, Some("anger"), Some("shouting")), "{body}");
@@ -317,7 +317,7 @@ fn custom_speech_and_face_models_are_discovered_and_answer_by_name() {
     let (status, body) = analyze_at(&api, "face", json!({"image_base64": fixture_base64("images/portrait.jpg"), "aligned_face": true, "model": FACE_EXAMPLE}));
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["metadata"]["model"], FACE_EXAMPLE);
-    let engine = EmoSense::new(Config { model_dir: dir.0.clone(), ..Config::default() });
+    let engine = engine_with(Config { model_dir: dir.0.clone(), ..Config::default() });
     let image = engine.face().decode("image", &face).unwrap().rgb;
     let members = engine.face().score_aligned(&[image], Tier::Primary).unwrap();
     let member = members.iter().find(|m| m.name == "mini_xception").unwrap();
@@ -413,7 +413,7 @@ impl FaceModel for WideFaces {
 fn speech_and_face_models_registered_in_rust_answer_by_name() {
     let speech = ModelManifest::in_process("loudness", "0.1.0", Modality::Audio, "peak level as anger", "Apache-2.0");
     let face = ModelManifest::in_process("wide-faces", "0.1.0", Modality::Face, "box shape as joy", "Apache-2.0");
-    let engine = || EmoSense::new(Config { model_dir: model_dir(), ..Config::default() });
+    let engine = || engine_with(Config { model_dir: model_dir(), ..Config::default() });
     let taken = ModelManifest { id: "audio-prosody-rules".into(), ..speech.clone() };
     assert!(engine().with_audio_model(taken, Arc::new(Loudness)).is_err(), "a taken id is refused");
     let engine = engine().with_audio_model(speech, Arc::new(Loudness)).and_then(|e| e.with_face_model(face, Arc::new(WideFaces))).unwrap();

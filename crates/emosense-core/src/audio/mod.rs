@@ -162,7 +162,7 @@ impl AudioAnalyzer {
     pub fn new(config: &Config, registry: &Registry) -> Self {
         let vad = Rung::new(registry.stage(Architecture::SileroVad), |entry| {
             check_reads(entry, SpeechInput::Waveform { scaling: WaveformScaling::AsPrepared })?;
-            vad::VoiceActivity::load(&entry.only_graph()?, entry.id())
+            vad::VoiceActivity::load(entry)
         });
         let rungs = registry.ladder(Modality::Audio).into_iter().map(|entry| Rung::new(entry, load)).collect();
         let mut ladder = Ladder::new("audio", rungs);
@@ -345,7 +345,7 @@ fn load(entry: &ModelEntry) -> std::result::Result<Box<dyn AudioModel>, LoadErro
     Ok(match entry.manifest.architecture {
         Architecture::SpeechEncoderHead => {
             check_reads(entry, SpeechInput::WhisperLogMel { bands: ENCODER_MEL_BANDS })?;
-            Box::new(encoder::SpeechEncoder::load(&entry.only_graph()?, entry.id())?)
+            Box::new(encoder::SpeechEncoder::load(entry)?)
         }
         Architecture::FeatureLinear => {
             check_reads(entry, summary)?;
@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn a_speech_model_whose_manifest_reads_other_features_is_refused_at_load() {
-        let registry = Registry::scan(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized").as_path(), crate::Precision::Int8);
+        let registry = Registry::scan(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized").as_path(), crate::Precision::Int8, crate::Inference::default());
         let encoder = registry.ladder(Modality::Audio).into_iter().find(|e| e.manifest.architecture == Architecture::SpeechEncoderHead).unwrap();
         check_reads(&encoder, SpeechInput::WhisperLogMel { bands: ENCODER_MEL_BANDS }).unwrap();
         let mut manifest = (*encoder.manifest).clone();

@@ -1,15 +1,15 @@
 //! Voice activity: Silero VAD's batched 16 kHz graph (PyPI `silero-vad` 6.2.3, MIT; `vad.onnx`, fp32 as packaged)
-//! gives each 32 ms frame a speech probability in one tract run, and Silero's hysteresis rules turn them into
+//! gives each 32 ms frame a speech probability in one graph run, and Silero's hysteresis rules turn them into
 //! speech spans. Input `input` `[S, 576]` (each 512-sample frame after the 64 samples before it), `h` and `c`
 //! `[1, 1, 128]` zeros; output `speech_probs` `[S, 1]`.
 
 use std::ops::Range;
-use std::path::Path;
-use std::sync::Arc;
 
 use tract_onnx::prelude::*;
 
 use crate::error::{Error, LoadError, Result};
+use crate::inference::{Dim, Graph, GraphSpec, InputFact};
+use crate::registry::ModelEntry;
 
 /// Samples per frame (32 ms at 16 kHz).
 pub const FRAME: usize = 512;
@@ -30,26 +30,17 @@ const PAD: usize = 480;
 
 /// The loaded detector.
 pub(super) struct VoiceActivity {
-    plan: Arc<TypedRunnableModel>,
+    graph: Graph,
     id: String,
 }
 
 impl VoiceActivity {
-    /// Loads and optimises the graph for a symbolic number of frames.
-    pub(super) fn load(path: &Path, id: &str) -> std::result::Result<Self, LoadError> {
-        let plan = (|| -> TractResult<_> {
-            let graph = crate::onnx::read_model(path)?;
-            let frames = graph.sym("S");
-            let state = f32::fact([1, 1, STATE]);
-            graph
-                .with_input_fact(0, f32::fact([frames.to_dim(), (CONTEXT + FRAME).to_dim()]).into())?
-                .with_input_fact(1, state.clone().into())?
-                .with_input_fact(2, state.into())?
-                .into_optimized()?
-                .into_runnable()
-        })()
-        .map_err(|e| LoadError::unreadable(path, e))?;
-        Ok(VoiceActivity { plan, id: id.to_owned() })
+    /// Loads the entry's graph for any number of frames.
+    pub(super) fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
+        let state = || InputFact::f32(InputFact::fixed(&[1, 1, STATE]));
+        let inputs = vec![InputFact::f32([Dim::Any("frames"), Dim::Fixed(CONTEXT + FRAME)]), state(), state()];
+        let graph = Graph::load(&entry.only_graph()?, entry.id(), &GraphSpec { inputs, ..GraphSpec::default() }, entry.inference)?;
+        Ok(VoiceActivity { graph, id: entry.id().to_owned() })
     }
 
     /// Speech probability of every 512-sample frame of 16 kHz `samples` (the last one zero-padded).
@@ -64,7 +55,7 @@ impl VoiceActivity {
         let rows: Vec<f32> = (0..count).flat_map(|i| padded[i * FRAME..i * FRAME + CONTEXT + FRAME].iter().copied()).collect();
         let input = tract_ndarray::Array2::from_shape_vec((count, CONTEXT + FRAME), rows).map_err(|e| error(e.into()))?;
         let state = || Tensor::from(tract_ndarray::Array3::<f32>::zeros((1, 1, STATE))).into();
-        let outputs = self.plan.run(tvec!(Tensor::from(input).into(), state(), state())).map_err(error)?;
+        let outputs = self.graph.run(tvec!(Tensor::from(input).into(), state(), state())).map_err(error)?;
         Ok(outputs[0].to_plain_array_view::<f32>().map_err(error)?.iter().copied().collect())
     }
 }

@@ -2,18 +2,17 @@
 //! at the pipeline's 16 kHz (the form wav2vec2-style audio classifiers export to), and gives one score per label;
 //! the manifest's label map turns them into the seven emotions.
 
-use std::sync::Arc;
-
 use tract_onnx::prelude::*;
 
 use super::{AudioModel, Window};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
+use crate::inference::{Dim, Graph, GraphSpec, InputFact};
 use crate::registry::{InputContract, LabelMapping, ModelEntry, ScoreKind, SpeechInput, WaveformScaling};
 
-/// A loaded waveform classifier: an optimised tract plan for a symbolic batch and length.
+/// A loaded waveform classifier: its graph loaded for any batch and length.
 pub(super) struct WaveformClassifier {
-    plan: Arc<TypedRunnableModel>,
+    graph: Graph,
     scaling: WaveformScaling,
     output: ScoreKind,
     labels: LabelMapping,
@@ -28,20 +27,9 @@ impl WaveformClassifier {
             return Err(contract("its input contract is not a waveform of kind speech".into()));
         };
         let labels = entry.manifest.label_mapping().map_err(|e| contract(e.0))?;
-        let path = entry.only_graph()?;
-        let graph = crate::onnx::read_model(&path).map_err(|e| LoadError::unreadable(&path, e))?;
-        let inputs = graph.input_outlets().map_err(|e| LoadError::unreadable(&path, e))?.len();
-        if inputs != 1 {
-            return Err(contract(format!("the graph has {inputs} inputs; a waveform classifier reads one, [batch, samples]")));
-        }
-        let (batch, samples) = (graph.sym("N"), graph.sym("S"));
-        let typed = graph
-            .with_input_fact(0, f32::fact([batch.to_dim(), samples.to_dim()]).into())
-            .and_then(|g| g.into_optimized())
-            .map_err(|e| contract(format!("the graph does not read float32 [batch, samples]: {e:#}")))?;
-        crate::onnx::check_label_output(&typed, labels.labels()).map_err(contract)?;
-        let plan = typed.into_runnable().map_err(|e| LoadError::unreadable(&path, e))?;
-        Ok(WaveformClassifier { plan, scaling: *scaling, output: *output, labels, id: entry.id().to_owned() })
+        let spec = GraphSpec { inputs: vec![InputFact::f32([Dim::Any("batch"), Dim::Any("samples")])], labels: Some(labels.labels()), ..GraphSpec::default() };
+        let graph = Graph::load(&entry.only_graph()?, entry.id(), &spec, entry.inference)?;
+        Ok(WaveformClassifier { graph, scaling: *scaling, output: *output, labels, id: entry.id().to_owned() })
     }
 
     /// The window's samples as the graph reads them.
@@ -63,7 +51,7 @@ impl WaveformClassifier {
         let length = windows[0].samples.len();
         let samples: Vec<f32> = windows.iter().flat_map(|w| self.scaled(&w.samples)).collect();
         let input = Tensor::from_shape(&[windows.len(), length], &samples).map_err(error)?;
-        let outputs = self.plan.run(tvec!(input.into())).map_err(error)?;
+        let outputs = self.graph.run(tvec!(input.into())).map_err(error)?;
         crate::onnx::emotions_per_row(&outputs[0], windows.len(), &self.labels, self.output).map_err(error)
     }
 }
@@ -80,13 +68,14 @@ mod tests {
     use crate::emotion::Emotion;
     use crate::registry::{Manifest, Modality};
     use crate::Precision;
+    use std::sync::Arc;
 
     fn example() -> WaveformClassifier {
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/custom-speech-model");
         let manifest: Manifest = serde_json::from_slice(&std::fs::read(folder.join("manifest.json")).unwrap()).unwrap();
         let model = manifest.models.into_iter().next().unwrap();
         model.validate(None).unwrap();
-        WaveformClassifier::load(&ModelEntry { manifest: Arc::new(model), modality: Modality::Audio, folder, custom: true, precision: Precision::Int8 }).unwrap()
+        WaveformClassifier::load(&ModelEntry { manifest: Arc::new(model), modality: Modality::Audio, folder, custom: true, precision: Precision::Int8, inference: crate::Inference::default() }).unwrap()
     }
 
     /// What the example graph computes (tools/examples/custom_speech_model.py), written out: brightness and peak of

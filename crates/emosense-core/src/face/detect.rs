@@ -6,14 +6,12 @@
 //! below the smallest anchor when the whole image is scaled to 416 px), and the image turned a quarter either way or
 //! upside down (a photo stored sideways without an EXIF orientation).
 
-use std::path::Path;
-use std::sync::Arc;
-
 use image::{imageops, GenericImageView, RgbImage};
 use tract_onnx::prelude::*;
 
 use super::image::{resize, FaceBox};
 use crate::error::LoadError;
+use crate::inference::{Graph, GraphSpec, InputFact};
 use crate::registry::ModelEntry;
 
 /// Input sizes tried in turn, largest first.
@@ -49,25 +47,22 @@ pub struct Rotated {
 
 /// The detector at each input size.
 pub struct Detector {
-    plans: Vec<(u32, Arc<TypedRunnableModel>)>,
+    graphs: Vec<(u32, Graph)>,
 }
 
 impl Detector {
     /// Loads the graph `detector_<size>` of each of [`INPUT_SIZES`] among the entry's files.
     pub fn load(entry: &ModelEntry) -> std::result::Result<Self, LoadError> {
-        let plans = INPUT_SIZES
-            .iter()
-            .map(|&size| Ok((size, load_plan(&entry.graph(&format!("detector_{size}"))?, size)?)))
-            .collect::<std::result::Result<_, LoadError>>()?;
-        Ok(Detector { plans })
+        let graphs = INPUT_SIZES.iter().map(|&size| Ok((size, load_graph(entry, size)?))).collect::<std::result::Result<_, LoadError>>()?;
+        Ok(Detector { graphs })
     }
 
     /// Every face in `image`, best first, and the input size that found them (the last size tried when none).
     pub fn detect(&self, image: &RgbImage) -> TractResult<(Vec<Detection>, u32)> {
         let mut last = 0;
-        for (size, plan) in &self.plans {
+        for (size, graph) in &self.graphs {
             last = *size;
-            let found = detect_at(plan, image, *size)?;
+            let found = detect_at(graph, image, *size)?;
             if !found.is_empty() {
                 return Ok((found, *size));
             }
@@ -79,7 +74,7 @@ impl Detector {
     /// overlapping tiles a [`TILES_PER_SIDE`]th of its longer side, each scaled to the largest input. Nothing for an
     /// image under two inputs on its longer side, where tiles would find nothing new.
     pub fn detect_in_tiles(&self, image: &RgbImage) -> TractResult<Vec<Detection>> {
-        let (size, plan) = &self.plans[0];
+        let (size, graph) = &self.graphs[0];
         let (width, height) = image.dimensions();
         if width.max(height) < 2 * size {
             return Ok(Vec::new());
@@ -89,7 +84,7 @@ impl Detector {
         for y in tile_starts(height, tile) {
             for x in tile_starts(width, tile) {
                 let part = image.view(x, y, tile.min(width - x), tile.min(height - y)).to_image();
-                found.extend(detect_at(plan, &part, *size)?.into_iter().map(|d| Detection { face_box: d.face_box.translated(x as f32, y as f32), ..d }));
+                found.extend(detect_at(graph, &part, *size)?.into_iter().map(|d| Detection { face_box: d.face_box.translated(x as f32, y as f32), ..d }));
             }
         }
         Ok(non_maximum_suppression(found, NMS_IOU))
@@ -133,15 +128,13 @@ fn tile_starts(length: u32, tile: u32) -> Vec<u32> {
     starts
 }
 
-fn load_plan(path: &Path, size: u32) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
-    (|| -> TractResult<_> {
-        let s = size as usize;
-        crate::onnx::read_model(path)?.with_input_fact(0, f32::fact([1, 3, s, s]).into())?.into_optimized()?.into_runnable()
-    })()
-    .map_err(|e| LoadError::unreadable(path, e))
+fn load_graph(entry: &ModelEntry, size: u32) -> std::result::Result<Graph, LoadError> {
+    let s = size as usize;
+    let spec = GraphSpec { inputs: vec![InputFact::f32(InputFact::fixed(&[1, 3, s, s]))], ..GraphSpec::default() };
+    Graph::load(&entry.graph(&format!("detector_{size}"))?, entry.id(), &spec, entry.inference)
 }
 
-fn detect_at(plan: &Arc<TypedRunnableModel>, image: &RgbImage, size: u32) -> TractResult<Vec<Detection>> {
+fn detect_at(graph: &Graph, image: &RgbImage, size: u32) -> TractResult<Vec<Detection>> {
     let side = image.width().max(image.height()) as f32;
     let scale = size as f32 / side;
     let scaled_w = ((image.width() as f32 * scale).round() as u32).clamp(1, size);
@@ -157,7 +150,7 @@ fn detect_at(plan: &Arc<TypedRunnableModel>, image: &RgbImage, size: u32) -> Tra
         }
     }
     let input = tract_ndarray::Array4::from_shape_vec((1, 3, s, s), planes)?;
-    let outputs = crate::parallel::with_all_cores(|| plan.run(tvec!(Tensor::from(input).into())))?;
+    let outputs = graph.run_on_all_cores(tvec!(Tensor::from(input).into()))?;
     let grid = outputs[0].to_plain_array_view::<f32>()?;
     let cells = grid.shape()[2];
     let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());

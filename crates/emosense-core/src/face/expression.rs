@@ -8,7 +8,6 @@
 //!   64 × 64 grey, scaled to [-1, 1], NHWC.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use image::imageops;
 use tract_onnx::prelude::*;
@@ -17,6 +16,7 @@ use super::patch::{self, shape};
 use super::{FaceInput, FaceModel, MemberScores};
 use crate::emotion::EmotionScores;
 use crate::error::{Error, LoadError, Result};
+use crate::inference::{Graph, GraphSpec, Inference, InputFact};
 use crate::registry::{Architecture, GraphMember, ImageInput, InputContract, LabelMapping, ModelEntry, ScoreKind};
 use crate::parallel::parallel_map;
 
@@ -54,7 +54,7 @@ impl MemberSpec {
 /// One loaded classifier of the ensemble.
 struct Member {
     spec: MemberSpec,
-    plan: Arc<TypedRunnableModel>,
+    graph: Graph,
 }
 
 /// Faces per model run: a face and its mirror image. A fixed batch lets tract pick its fast convolution kernels
@@ -78,24 +78,19 @@ impl Ensemble {
         let members = specs
             .into_iter()
             .map(|(spec, graph)| {
-                let plan = load_plan(&graph, &spec, entry.id())?;
-                Ok(Member { spec, plan })
+                let graph = load_graph(&graph, &spec, entry.id(), entry.inference)?;
+                Ok(Member { spec, graph })
             })
             .collect::<std::result::Result<Vec<_>, LoadError>>()?;
         Ok(Ensemble { members, id: entry.id().to_owned() })
     }
 }
 
-/// The member's graph optimised for a face and its mirror image, its output checked against its labels.
-fn load_plan(path: &Path, spec: &MemberSpec, model: &str) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
-    let contract = |message: String| LoadError::ContractMismatch { model: format!("{model}/{}", spec.name), message };
-    let graph = crate::onnx::read_model(path).map_err(|e| LoadError::unreadable(path, e))?;
-    let typed = graph
-        .with_input_fact(0, f32::fact(shape(&spec.input, PAIR)).into())
-        .and_then(|g| g.into_optimized())
-        .map_err(|e| contract(format!("the graph does not read float32 {:?}: {e:#}", shape(&spec.input, PAIR))))?;
-    crate::onnx::check_label_output(&typed, spec.labels.labels()).map_err(contract)?;
-    typed.into_runnable().map_err(|e| LoadError::unreadable(path, e))
+/// The member's graph loaded for a face and its mirror image, its output checked against its labels.
+fn load_graph(path: &Path, spec: &MemberSpec, model: &str, inference: Inference) -> std::result::Result<Graph, LoadError> {
+    let input = InputFact::f32(InputFact::fixed(&shape(&spec.input, PAIR)));
+    let graph_spec = GraphSpec { inputs: vec![input], labels: Some(spec.labels.labels()), ..GraphSpec::default() };
+    Graph::load(path, &format!("{model}/{}", spec.name), &graph_spec, inference)
 }
 
 impl MemberSpec {
@@ -109,7 +104,7 @@ impl MemberSpec {
 impl Member {
     /// A face's probabilities, averaged with its mirror image's.
     fn score(&self, face: &FaceInput) -> TractResult<EmotionScores> {
-        let outputs = self.plan.run(tvec!(self.spec.tensor(face).into()))?;
+        let outputs = self.graph.run(tvec!(self.spec.tensor(face).into()))?;
         let pair = crate::onnx::emotions_per_row(&outputs[0], PAIR, &self.spec.labels, self.spec.output)?;
         Ok(EmotionScores::weighted_mean(pair.iter().map(|scores| (scores, 1.0))))
     }
@@ -152,7 +147,7 @@ mod tests {
         let face_box = FaceBox { x: 0.0, y: 0.0, width: 48.0, height: 48.0 };
         let landmarks = OnceLock::new();
         let face = FaceInput { image: &decoded.rgb, face_box, aligned: true, mesh: None, landmarks: &landmarks };
-        let manifest = crate::Registry::scan(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized"), crate::Precision::Int8);
+        let manifest = crate::Registry::scan(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models-quantized"), crate::Precision::Int8, crate::Inference::default());
         let ensemble = manifest.ladder(crate::Modality::Face).into_iter().find(|e| e.tier() == crate::Tier::Primary).unwrap();
         let spec = MemberSpec::of(ensemble.manifest.members.iter().find(|m| m.name == "emosense").unwrap()).unwrap();
         let tensor = spec.tensor(&face);

@@ -2,14 +2,13 @@
 //! describes it (side 1.5 × the box's longer edge, resized to 192 px, RGB in [0, 1], NHWC). Outputs `conv2d_21`
 //! (468 × x, y, z in crop pixels) and `conv2d_31` (face-presence logit).
 
-use std::sync::Arc;
-
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
 use super::image::FaceBox;
 use super::patch;
 use crate::error::LoadError;
+use crate::inference::{Graph, GraphSpec, InputFact};
 use crate::registry::{Crop, ImageInput, InputContract, ModelEntry};
 
 /// Number of landmarks.
@@ -25,7 +24,7 @@ pub struct Landmarks {
 
 /// The loaded FaceMesh graph and the patch it reads.
 pub struct FaceMesh {
-    plan: Arc<TypedRunnableModel>,
+    graph: Graph,
     input: ImageInput,
 }
 
@@ -38,24 +37,20 @@ impl FaceMesh {
             _ => return Err(LoadError::ContractMismatch { model: entry.id().to_owned(), message: "its input contract is not a square image patch".into() }),
         };
         let path = entry.only_graph()?;
-        let plan = (|| -> TractResult<_> {
-            let mut graph = crate::onnx::read_model(&path)?;
-            let outputs = ["conv2d_21", "conv2d_31"]
-                .iter()
-                .map(|name| graph.find_outlet_label(name).ok_or_else(|| tract_onnx::tract_core::internal::format_err!("the graph has no output {name}")))
-                .collect::<TractResult<Vec<_>>>()?;
-            graph.select_output_outlets(&outputs)?;
-            graph.with_input_fact(0, f32::fact(patch::shape(&input, 1)).into())?.into_optimized()?.into_runnable()
-        })()
-        .map_err(|e| LoadError::unreadable(&path, e))?;
-        Ok(FaceMesh { plan, input })
+        let spec = GraphSpec {
+            inputs: vec![InputFact::f32(InputFact::fixed(&patch::shape(&input, 1)))],
+            outputs: &["conv2d_21", "conv2d_31"],
+            ..GraphSpec::default()
+        };
+        let graph = Graph::load(&path, entry.id(), &spec, entry.inference)?;
+        Ok(FaceMesh { graph, input })
     }
 
     /// Landmarks of the face in `face_box` of `image`.
     pub fn landmarks(&self, image: &RgbImage, face_box: &FaceBox) -> TractResult<Landmarks> {
         let region = patch::region(&self.input, face_box, false).unwrap_or(*face_box);
         let input = patch::tensor(&self.input, &[patch::patch(&self.input, image, face_box, false)]);
-        let outputs = self.plan.run(tvec!(input.into()))?;
+        let outputs = self.graph.run(tvec!(input.into()))?;
         let coords: Vec<f32> = outputs[0].to_plain_array_view::<f32>()?.iter().copied().collect();
         let presence_logit = outputs[1].to_plain_array_view::<f32>()?.iter().next().copied().unwrap_or(f32::NEG_INFINITY);
         let scale = region.width / self.input.side as f32;

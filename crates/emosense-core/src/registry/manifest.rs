@@ -29,7 +29,8 @@ pub struct Manifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runtime {
-    /// ONNX graphs run by tract.
+    /// ONNX graphs, run by the configured inference backend (tract unless `EMOTION_INFERENCE_BACKEND` says
+    /// otherwise; the name stays for manifests written before there was a choice).
     Tract,
     /// Weights in JSON read by Rust code of this crate.
     Json,

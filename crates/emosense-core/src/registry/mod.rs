@@ -18,6 +18,7 @@ pub use manifest::{
 };
 
 use crate::config::Precision;
+use crate::inference::Inference;
 use crate::error::LoadError;
 use crate::tier::Tier;
 
@@ -66,12 +67,14 @@ pub struct ModelEntry {
     pub custom: bool,
     /// The weight precision whose files are loaded.
     pub precision: Precision,
+    /// What runs its ONNX graphs.
+    pub inference: Inference,
 }
 
 impl ModelEntry {
     /// The entry of a model without files (an ensemble, or one registered in code), described by `manifest`.
     pub fn without_files(manifest: ModelManifest, modality: Modality) -> ModelEntry {
-        ModelEntry { manifest: Arc::new(manifest), modality, folder: PathBuf::new(), custom: true, precision: Precision::Int8 }
+        ModelEntry { manifest: Arc::new(manifest), modality, folder: PathBuf::new(), custom: true, precision: Precision::Int8, inference: Inference::default() }
     }
 
     /// The model's id.
@@ -217,14 +220,15 @@ pub struct Registry {
     deployed: Vec<Modality>,
     model_dir: PathBuf,
     precision: Precision,
+    inference: Inference,
 }
 
 impl Registry {
     /// Reads the manifests under `model_dir`: each modality folder's (or, where the folder has none, the copy compiled
     /// into the binary, so the rungs that need no file still answer), then every other folder holding a
     /// `manifest.json` as custom models.
-    pub fn scan(model_dir: &Path, precision: Precision) -> Registry {
-        let mut registry = Registry { entries: Vec::new(), refused: Vec::new(), deployed: Vec::new(), model_dir: model_dir.to_owned(), precision };
+    pub fn scan(model_dir: &Path, precision: Precision, inference: Inference) -> Registry {
+        let mut registry = Registry { entries: Vec::new(), refused: Vec::new(), deployed: Vec::new(), model_dir: model_dir.to_owned(), precision, inference };
         for modality in Modality::ALL {
             let folder = model_dir.join(modality.as_str());
             let path = folder.join("manifest.json");
@@ -245,7 +249,7 @@ impl Registry {
                 parse_builtin(embedded::manifest(modality).as_bytes(), &path, modality).expect("the compiled-in manifests are valid (unit test)")
             });
             for model in manifest.models {
-                registry.add(model, modality, &folder, false, precision);
+                registry.add(model, modality, &folder, false);
             }
         }
         let mut custom: Vec<PathBuf> = std::fs::read_dir(model_dir)
@@ -258,12 +262,12 @@ impl Registry {
             .collect();
         custom.sort();
         for folder in custom {
-            registry.add_custom(&folder, precision);
+            registry.add_custom(&folder);
         }
         registry
     }
 
-    fn add_custom(&mut self, folder: &Path, precision: Precision) {
+    fn add_custom(&mut self, folder: &Path) {
         let path = folder.join("manifest.json");
         let name = folder.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let manifest = std::fs::read(&path)
@@ -273,7 +277,7 @@ impl Registry {
             Ok(manifest) => {
                 for model in manifest.models {
                     match model.modality_in(manifest.modality) {
-                        Some(modality) => self.add(model, modality, folder, true, precision),
+                        Some(modality) => self.add(model, modality, folder, true),
                         None => self.refused.push(Refused {
                             id: model.id.clone(),
                             modality: None,
@@ -287,7 +291,7 @@ impl Registry {
         }
     }
 
-    fn add(&mut self, manifest: ModelManifest, modality: Modality, folder: &Path, custom: bool, precision: Precision) {
+    fn add(&mut self, manifest: ModelManifest, modality: Modality, folder: &Path, custom: bool) {
         let path = folder.join("manifest.json");
         let refuse = |error| Refused { id: manifest.id.clone(), modality: Some(modality), custom, error };
         if let Err(problem) = manifest.validate(Some(modality)) {
@@ -303,7 +307,7 @@ impl Registry {
                 ),
             )));
         } else {
-            self.entries.push(Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder: folder.to_owned(), custom, precision }));
+            self.entries.push(Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder: folder.to_owned(), custom, precision: self.precision, inference: self.inference }));
         }
     }
 
@@ -344,7 +348,7 @@ impl Registry {
             let compiled_in: Manifest = serde_json::from_str(embedded::manifest(modality)).expect("the compiled-in manifests are valid (unit test)");
             let manifest = compiled_in.models.into_iter().find(|m| m.architecture == architecture).expect("compiled-in manifests describe their stages (unit test)");
             let folder = self.model_dir.join(modality.as_str());
-            Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder, custom: false, precision: self.precision })
+            Arc::new(ModelEntry { manifest: Arc::new(manifest), modality, folder, custom: false, precision: self.precision, inference: self.inference })
         })
     }
 }
@@ -412,6 +416,10 @@ pub struct ModelStatus {
     pub available: bool,
     /// Bytes of the files loaded at the configured precision (compiled-in ones included).
     pub size_bytes: u64,
+    /// For ONNX graphs: the backend and device that run them.
+    pub runs_on: Option<Inference>,
+    /// The precision of the weights loaded, for models with files per precision.
+    pub precision: Option<Precision>,
     /// Set once the model is loaded.
     pub load: Option<LoadTimes>,
     /// Why the model cannot be used.
@@ -432,6 +440,8 @@ impl ModelStatus {
             loaded: false,
             available: false,
             size_bytes: 0,
+            runs_on: None,
+            precision: None,
             load: None,
             error: Some(ModelError::from(&refused.error)),
             manifest: None,
@@ -459,7 +469,7 @@ mod tests {
 
     #[test]
     fn every_shipped_file_matches_its_sha256_and_size() {
-        let registry = Registry::scan(&repo_models(), Precision::Int8);
+        let registry = Registry::scan(&repo_models(), Precision::Int8, Inference::default());
         assert!(registry.refused().is_empty(), "{:?}", registry.refused());
         assert_eq!(registry.entries().len(), 12);
         for entry in registry.entries() {
@@ -509,7 +519,7 @@ mod tests {
         let mut face = shipped(Modality::Face);
         face["models"][0]["files"][0]["sha256"] = "not hex".into();
         let dir = manifests_only("bad-entry", &[(Modality::Face, face)]);
-        let registry = Registry::scan(&dir, Precision::Int8);
+        let registry = Registry::scan(&dir, Precision::Int8, Inference::default());
         let refused: Vec<(&str, &str)> = registry.refused().iter().map(|r| (r.id.as_str(), r.error.kind())).collect();
         assert_eq!(refused, [("face-manifest", "bad_manifest")]);
         assert!(registry.refused()[0].error.to_string().contains("sha256 must be 64 lowercase hex digits"));
@@ -527,7 +537,7 @@ mod tests {
         clash["id"] = "face-mesh".into();
         text["models"].as_array_mut().unwrap().push(clash);
         let dir = manifests_only("clash", &[(Modality::Text, text), (Modality::Face, shipped(Modality::Face))]);
-        let registry = Registry::scan(&dir, Precision::Int8);
+        let registry = Registry::scan(&dir, Precision::Int8, Inference::default());
         assert_eq!(registry.refused().iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["face-mesh"]);
         let mesh = registry.stage(Architecture::FaceMesh);
         assert_eq!((mesh.id(), mesh.modality, mesh.folder.clone()), ("face-mesh", Modality::Face, dir.join("face")));
@@ -538,7 +548,7 @@ mod tests {
     fn missing_folder_keeps_the_compiled_in_descriptions() {
         let empty = std::env::temp_dir().join(format!("emosense-registry-empty-{}", std::process::id()));
         std::fs::create_dir_all(&empty).unwrap();
-        let registry = Registry::scan(&empty, Precision::Int8);
+        let registry = Registry::scan(&empty, Precision::Int8, Inference::default());
         assert!(Modality::ALL.iter().all(|m| !registry.is_deployed(*m)));
         let ladder = registry.ladder(Modality::Text);
         assert_eq!(ladder.iter().map(|e| e.tier()).collect::<Vec<_>>(), [Tier::Primary, Tier::Secondary, Tier::Fallback]);

@@ -1,4 +1,4 @@
-//! Transformer classifiers (the primary tier, a fine-tuned MiniLM, and custom text models) run by tract, with the
+//! Transformer classifiers (the primary tier, a fine-tuned MiniLM, and custom text models), with the
 //! tokenizer, window, graph inputs and labels their manifest names.
 //!
 //! Preprocess: tokenize the whole text once, split it into sentences, pack the sentences' tokens into chunks that
@@ -7,10 +7,11 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
 
 use tokenizers::Tokenizer;
 use tract_onnx::prelude::*;
+
+use crate::inference::{Dim, Graph, GraphSpec, InputFact};
 
 use super::segment::{pack, sentences};
 use super::{Scored, TextModel};
@@ -22,9 +23,9 @@ use crate::registry::{InputContract, LabelMapping, ModelEntry, ScoreKind};
 /// Special tokens that open and close a sequence, by tokenizer family (BERT's WordPiece, then RoBERTa's BPE).
 const SEQUENCE_MARKS: [(&str, &str); 2] = [("[CLS]", "[SEP]"), ("<s>", "</s>")];
 
-/// The loaded classifier: an optimised tract plan with symbolic batch and sequence sizes.
+/// The loaded classifier: its graph loaded for any batch and sequence size.
 pub struct Transformer {
-    plan: Arc<TypedRunnableModel>,
+    graph: Graph,
     tokenizer: Tokenizer,
     cls: u32,
     sep: u32,
@@ -53,18 +54,20 @@ impl Transformer {
         };
         let labels = entry.manifest.label_mapping().map_err(|e| contract(e.0))?;
         let (graph_path, tokenizer_path) = (entry.only_graph()?, entry.named(tokenizer)?);
-        let (plan, tokenizer) = std::thread::scope(|scope| {
+        let (graph, tokenizer) = std::thread::scope(|scope| {
             let tokenizer = scope.spawn(|| Self::tokenizer(&tokenizer_path));
-            let plan = Self::plan(&graph_path, inputs, labels.labels(), &contract);
+            let tokens = || InputFact::i64([Dim::Any("batch"), Dim::Any("sequence")]);
+            let spec = GraphSpec { inputs: vec![tokens(), tokens()], input_names: Some(&inputs[..]), labels: Some(labels.labels()), ..GraphSpec::default() };
+            let graph = Graph::load(&graph_path, &id, &spec, entry.inference);
             let tokenizer = tokenizer.join().unwrap_or_else(|_| Err(LoadError::unreadable(&tokenizer_path, "tokenizer loading panicked")));
-            (plan, tokenizer)
+            (graph, tokenizer)
         });
-        let (plan, tokenizer) = (plan?, tokenizer?);
+        let (graph, tokenizer) = (graph?, tokenizer?);
         let (cls, sep) = SEQUENCE_MARKS
             .iter()
             .find_map(|(open, close)| Some((tokenizer.token_to_id(open)?, tokenizer.token_to_id(close)?)))
             .ok_or_else(|| contract(format!("the tokenizer has none of the sequence marks {SEQUENCE_MARKS:?}")))?;
-        Ok(Transformer { plan, tokenizer, cls, sep, window: *max_tokens, output: *output, labels, id })
+        Ok(Transformer { graph, tokenizer, cls, sep, window: *max_tokens, output: *output, labels, id })
     }
 
     fn tokenizer(path: &Path) -> std::result::Result<Tokenizer, LoadError> {
@@ -72,29 +75,6 @@ impl Transformer {
         tokenizer.with_truncation(None).map_err(|e| LoadError::unreadable(path, e))?;
         tokenizer.with_padding(None);
         Ok(tokenizer)
-    }
-
-    /// The optimised plan of the graph at `path`, whose inputs must be named `inputs` and whose first output must
-    /// hold `labels` values per sequence.
-    fn plan(
-        path: &Path,
-        inputs: &[String; 2],
-        labels: usize,
-        contract: &dyn Fn(String) -> LoadError,
-    ) -> std::result::Result<Arc<TypedRunnableModel>, LoadError> {
-        let graph = crate::onnx::read_model(path).map_err(|e| LoadError::unreadable(path, e))?;
-        let names: Vec<&str> = graph.input_outlets().map_err(|e| LoadError::unreadable(path, e))?.iter().map(|o| graph.node(o.node).name.as_str()).collect();
-        if names != inputs.iter().map(String::as_str).collect::<Vec<_>>() {
-            return Err(contract(format!("the graph's inputs are {names:?}, the manifest's input contract says {inputs:?}")));
-        }
-        let (batch, seq) = (graph.sym("B"), graph.sym("S"));
-        let typed = graph
-            .with_input_fact(0, i64::fact([batch.clone().to_dim(), seq.clone().to_dim()]).into())
-            .and_then(|g| g.with_input_fact(1, i64::fact([batch.to_dim(), seq.to_dim()]).into()))
-            .and_then(|g| g.into_optimized())
-            .map_err(|e| LoadError::unreadable(path, e))?;
-        crate::onnx::check_label_output(&typed, labels).map_err(contract)?;
-        typed.into_runnable().map_err(|e| LoadError::unreadable(path, e))
     }
 
     /// Splits one text into chunk token ranges (sentence-packed, without special tokens) over its encoding.
@@ -129,7 +109,7 @@ impl Transformer {
             Tensor::from_shape(&shape, &ids).map_err(|e| self.error(e))?.into(),
             Tensor::from_shape(&shape, &mask).map_err(|e| self.error(e))?.into(),
         ];
-        let outputs = self.plan.run(inputs).map_err(|e| self.error(e))?;
+        let outputs = self.graph.run(inputs).map_err(|e| self.error(e))?;
         crate::onnx::emotions_per_row(&outputs[0], chunks.len(), &self.labels, self.output).map_err(|e| self.error(e))
     }
 

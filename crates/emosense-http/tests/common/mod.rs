@@ -24,7 +24,14 @@ pub fn api() -> &'static Api {
 
 /// A fresh API over `config`.
 pub fn api_with(config: Config) -> Api {
-    Api::new(Arc::new(EmoSense::new(config)))
+    Api::new(Arc::new(engine_with(config)))
+}
+
+/// An engine over `config`, its graphs run by the inference backend the environment names
+/// (`EMOTION_INFERENCE_BACKEND`, `EMOTION_MODEL_DEVICE`): the suite passes on tract and on onnxruntime alike.
+pub fn engine_with(config: Config) -> EmoSense {
+    let inference = Config::from_env().expect("configuration").inference;
+    EmoSense::new(Config { inference, ..config })
 }
 
 /// A request with a JSON content type.

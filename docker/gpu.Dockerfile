@@ -12,8 +12,8 @@ COPY . .
 ARG PRECISION=int8
 RUN tools/container/assemble.sh gpu /opt/emosense "$PRECISION"
 
-# CUDA 12 and cuDNN 9, as the onnxruntime-gpu 1.31 libraries need.
-FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+# CUDA 13 (libcudart.so.13, libcublas.so.13: what onnxruntime-gpu 1.31.1's CUDA provider links) and cuDNN 9.
+FROM nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 ARG PRECISION=int8
 COPY --from=build /opt/emosense /opt/emosense
 ENV EMOTION_INFERENCE_BACKEND=onnxruntime \

@@ -2,8 +2,9 @@
 # Assembles what a container image holds, the same way inside `docker build` and outside any container (CI runs it
 # so): the binaries built with the onnxruntime backend, ONNX Runtime's library, and the model folders.
 #   tools/container/assemble.sh gpu|lambda DEST [PRECISION]
-# gpu:    DEST/bin/emosense (features cuda), ONNX Runtime from the onnxruntime-gpu wheel (CUDA execution provider).
-# lambda: DEST/bin/<function> for each Lambda function (features ort), ONNX Runtime from the onnxruntime wheel.
+# gpu:    DEST/bin/emosense, ONNX Runtime from the onnxruntime-gpu wheel (with its CUDA execution provider).
+# lambda: DEST/bin/<function> for each Lambda function, ONNX Runtime from the onnxruntime wheel.
+# The binaries are built with the `ort` feature (the onnxruntime backend, CPU and CUDA).
 # Both:   DEST/lib/libonnxruntime.so*, DEST/models-quantized/ (the int8 files; for PRECISION fp16 or fp32, also each
 #         graph's twin at that precision, which must have been built: see README, Full precision).
 # CARGO_PROFILE (default release) picks the cargo profile; CI assembles with the dev profile.
@@ -15,8 +16,8 @@ profile="${CARGO_PROFILE:-release}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$repo"
 case "$kind" in
-  gpu) package=emosense-cli features=cuda binaries="emosense" onnxruntime=gpu ;;
-  lambda) package=emosense-lambda features=ort onnxruntime=cpu
+  gpu) package=emosense-cli binaries="emosense" onnxruntime=gpu ;;
+  lambda) package=emosense-lambda onnxruntime=cpu
     binaries="analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models openapi" ;;
   *) echo "usage: $0 gpu|lambda DEST [PRECISION]" >&2; exit 2 ;;
 esac
@@ -38,7 +39,7 @@ if [ -n "$missing" ]; then
   exit 1
 fi
 
-cargo build --locked --profile "$profile" -p "$package" --features "$features"
+cargo build --locked --profile "$profile" -p "$package" --features ort
 target_dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 rm -rf "$dest"
 mkdir -p "$dest/bin" "$dest/lib"

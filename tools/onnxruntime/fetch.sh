@@ -2,8 +2,8 @@
 # Fetches ONNX Runtime's shared library for the onnxruntime inference backend from its PyPI wheel (the one registry
 # package that ships it) and prints the path to give ORT_DYLIB_PATH.
 #   tools/onnxruntime/fetch.sh [cpu|gpu] [DEST]     # default: cpu into target/onnxruntime/cpu
-# cpu: `onnxruntime`; gpu: `onnxruntime-gpu` (CUDA 12 and cuDNN 9 execution provider libraries beside it; CUDA itself
-# comes from the host or the image). Both 1.31.1, the ONNX Runtime release the `ort` crate (2.0.0-rc.15) targets.
+# cpu: `onnxruntime`; gpu: `onnxruntime-gpu` (its CUDA execution provider beside it, which links CUDA 13's runtime
+# and cuBLAS and loads cuDNN 9: those come from the host or the image). Both 1.31.1, the ONNX Runtime release the `ort` crate (2.0.0-rc.15) targets.
 set -euo pipefail
 variant="${1:-cpu}"
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -27,7 +27,7 @@ wheels, dest = sys.argv[1:]
 with zipfile.ZipFile(wheel) as archive:
     for name in archive.namelist():
         base = os.path.basename(name)
-        if name.startswith("onnxruntime/capi/lib") and ".so" in base:
+        if name.startswith("onnxruntime/capi/lib") and ".so" in base and "tensorrt" not in base:
             target = "libonnxruntime.so" if base.startswith("libonnxruntime.so.") else base
             with archive.open(name) as src, open(os.path.join(dest, target), "wb") as out:
                 shutil.copyfileobj(src, out)

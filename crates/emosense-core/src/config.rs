@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn the_device_and_backend_are_checked_at_start_up() {
         let auto = config(&[("EMOTION_MODEL_DEVICE", "auto")]).unwrap();
-        if cfg!(not(feature = "cuda")) {
+        if cfg!(not(feature = "ort")) {
             assert_eq!(auto.inference, Inference { backend: Backend::Tract, device: Device::Cpu });
             assert!(auto.device_note.as_deref().is_some_and(|note| note.contains("running on the cpu (") && note.contains("--features")), "{:?}", auto.device_note);
         }

@@ -1,5 +1,6 @@
 //! Running ONNX graphs on the configured backend: tract (pure Rust, always built, the default) or ONNX Runtime
-//! (the `ort` feature: CPU, or CUDA with the `cuda` feature), loaded at run time from its shared library.
+//! (the `ort` feature: CPU, or CUDA with the onnxruntime-gpu library), loaded at run time from its
+//! shared library.
 //!
 //! Every model loads its graph through [`Graph::load`] with a [`GraphSpec`] saying what it feeds the graph and
 //! what it expects back; tensors cross the boundary as tract tensors whichever backend runs, so the models'
@@ -84,7 +85,7 @@ impl Inference {
             #[cfg(feature = "ort")]
             (Backend::OnnxRuntime, device) => onnxruntime::check(device),
             #[cfg(not(feature = "ort"))]
-            (Backend::OnnxRuntime, _) => Err("this build has no onnxruntime backend (build with --features ort, or cuda)".into()),
+            (Backend::OnnxRuntime, _) => Err("this build has no onnxruntime backend (build with --features ort)".into()),
         }
     }
 }

@@ -35,23 +35,17 @@ pub(super) fn check(device: Device) -> Result<(), String> {
     }
 }
 
-#[cfg(feature = "cuda")]
 fn cuda_check() -> Result<(), String> {
     use ort::ep::ExecutionProvider;
     match <ort::ep::CUDA as ExecutionProvider>::is_available() {
         Ok(true) => {
             let environment = environment()?;
-            let mut builder = ort::session::Session::builder(environment).map_err(|e| e.to_string())?;
-            ort::ep::CUDA::default().register(&mut builder).map_err(|e| format!("the CUDA execution provider did not start (no GPU, or no CUDA/cuDNN libraries): {e}"))
+            let mut builder = ort::session::Session::builder(environment).map_err(message)?;
+            ort::ep::CUDA::default().register(&mut builder).map_err(|e| format!("the CUDA execution provider did not start (no GPU, or no CUDA/cuDNN libraries): {}", message(e)))
         }
         Ok(false) => Err("this ONNX Runtime library has no CUDA execution provider (use the onnxruntime-gpu library)".into()),
-        Err(e) => Err(format!("cannot tell whether ONNX Runtime can use CUDA: {e}")),
+        Err(e) => Err(format!("cannot tell whether ONNX Runtime can use CUDA: {}", message(e))),
     }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda_check() -> Result<(), String> {
-    Err("this build has no CUDA support (build with --features cuda)".into())
 }
 
 /// A loaded ONNX Runtime session. Runs take turns: `ort` runs a session through a mutable borrow.
@@ -67,7 +61,7 @@ impl Session {
     /// its own quantized kernels are turned off: they move the text model's logits by up to 0.02, so the weights
     /// are used in f32 as tract uses them and both backends give the same answers.
     pub(super) fn load(path: &Path, spec: &GraphSpec, device: Device) -> Result<Session, Refusal> {
-        let unreadable = |e: ort::Error| Refusal::Unreadable(e.to_string());
+        let unreadable = |e: ort::Error| Refusal::Unreadable(message(e));
         let environment = environment().map_err(Refusal::Unreadable)?;
         let mut builder = ort::session::Session::builder(environment)
             .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
@@ -108,7 +102,7 @@ impl Session {
         let values = inputs.iter().map(|tensor| to_ort(tensor)).collect::<TractResult<Vec<DynValue>>>()?;
         let mut session = self.session.lock().map_err(|_| format_err!("an earlier run of this session panicked"))?;
         let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_owned()).collect();
-        let outputs = session.run(names.into_iter().zip(values).collect::<Vec<_>>()).map_err(|e| format_err!("{e}"))?;
+        let outputs = session.run(names.into_iter().zip(values).collect::<Vec<_>>()).map_err(|e| format_err!("{}", message(e)))?;
         self.outputs
             .iter()
             .map(|name| {
@@ -121,14 +115,8 @@ impl Session {
     }
 }
 
-#[cfg(feature = "cuda")]
 fn with_cuda(builder: ort::session::builder::SessionBuilder) -> Result<ort::session::builder::SessionBuilder, String> {
-    builder.with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()]).map_err(|e| format!("the CUDA execution provider did not start: {e}"))
-}
-
-#[cfg(not(feature = "cuda"))]
-fn with_cuda(_: ort::session::builder::SessionBuilder) -> Result<ort::session::builder::SessionBuilder, String> {
-    Err("this build has no CUDA support".into())
+    builder.with_execution_providers([ort::ep::CUDA::default().build().error_on_failure()]).map_err(|e| format!("the CUDA execution provider did not start: {}", message(e)))
 }
 
 /// Whether a graph input of type `dtype` takes what the model feeds it: the element type, the rank, and every
@@ -145,6 +133,11 @@ fn reads(dtype: &ValueType, element: ElementType, dims: &[Dim]) -> bool {
             Dim::Fixed(size) => graph < 0 || graph == *size as i64,
             Dim::Any(_) => true,
         })
+}
+
+/// An ONNX Runtime error as one line of text (its messages end with a line break).
+fn message(e: impl std::fmt::Display) -> String {
+    e.to_string().trim_end().to_owned()
 }
 
 fn to_ort(tensor: &Tensor) -> TractResult<DynValue> {

@@ -15,35 +15,14 @@ use std::time::Instant;
 
 use emosense_core::{AudioOptions, Config, EmoSense, FaceOptions, TextOptions, Tier};
 use serde_json::{json, Value};
-use support::{peak_rss_mb, percentile, photo_640x480};
-
-const PASSAGE: &str = "I honestly did not expect the concert to be this good, the band played every song I wanted \
-and the crowd was singing along the whole night. Afterwards we walked home through the rain, laughing about \
-how terrible our seats were and how little it mattered. Tomorrow I have to go back to work, which makes me a bit \
-sad, but I am grateful for evenings like this one and for friends who drag me out of the house when I would \
-rather stay in. The ticket prices were outrageous though, and the parking was a disaster that nearly ruined it.";
-
-/// A prefix of the passage (repeated as needed) that encodes to `tokens` ids including [CLS] and [SEP].
-fn text_with_tokens(tokenizer: &tokenizers::Tokenizer, tokens: usize) -> String {
-    let words: Vec<&str> = PASSAGE.split_whitespace().cycle().take(tokens * 2).collect();
-    let count = |n: usize| tokenizer.encode(words[..n].join(" "), true).map(|e| e.len()).unwrap_or(usize::MAX);
-    let n = (1..words.len()).take_while(|&n| count(n) <= tokens).last().unwrap_or(1);
-    words[..n].join(" ")
-}
+use support::{peak_rss_mb, percentile, photo_640x480, text_with_tokens, timed};
 
 /// Load time of the first call, and warm p50/p95 over `iterations` more.
 fn measure(iterations: usize, mut call: impl FnMut()) -> Value {
     let started = Instant::now();
     call();
     let first_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let mut times: Vec<f64> = (0..iterations)
-        .map(|_| {
-            let started = Instant::now();
-            call();
-            started.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
+    let times = timed(iterations, call);
     json!({"first_call_ms": (first_ms * 10.0).round() / 10.0, "p50_ms": percentile(&times, 0.5), "p95_ms": percentile(&times, 0.95)})
 }
 

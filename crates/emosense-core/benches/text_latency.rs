@@ -9,21 +9,7 @@ use std::time::Instant;
 
 use emosense_core::{Config, EmoSense, TextOptions, Tier};
 use serde_json::json;
-use support::{peak_rss_mb, percentile};
-
-const PASSAGE: &str = "I honestly did not expect the concert to be this good, the band played every song I wanted \
-and the crowd was singing along the whole night. Afterwards we walked home through the rain, laughing about \
-how terrible our seats were and how little it mattered. Tomorrow I have to go back to work, which makes me a bit \
-sad, but I am grateful for evenings like this one and for friends who drag me out of the house when I would \
-rather stay in. The ticket prices were outrageous though, and the parking was a disaster that nearly ruined it.";
-
-/// A prefix of the passage (repeated as needed) that encodes to `tokens` ids including [CLS] and [SEP].
-fn text_with_tokens(tokenizer: &tokenizers::Tokenizer, tokens: usize) -> String {
-    let words: Vec<&str> = PASSAGE.split_whitespace().cycle().take(tokens * 2).collect();
-    let count = |n: usize| tokenizer.encode(words[..n].join(" "), true).map(|e| e.len()).unwrap_or(usize::MAX);
-    let n = (1..words.len()).take_while(|&n| count(n) <= tokens).last().unwrap_or(1);
-    words[..n].join(" ")
-}
+use support::{peak_rss_mb, percentile, text_with_tokens};
 
 fn main() {
     let iterations: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200);

@@ -56,3 +56,17 @@ pub fn timed(iterations: usize, mut call: impl FnMut()) -> Vec<f64> {
     times.sort_by(f64::total_cmp);
     times
 }
+
+const PASSAGE: &str = "I honestly did not expect the concert to be this good, the band played every song I wanted \
+and the crowd was singing along the whole night. Afterwards we walked home through the rain, laughing about \
+how terrible our seats were and how little it mattered. Tomorrow I have to go back to work, which makes me a bit \
+sad, but I am grateful for evenings like this one and for friends who drag me out of the house when I would \
+rather stay in. The ticket prices were outrageous though, and the parking was a disaster that nearly ruined it.";
+
+/// A prefix of the passage (repeated as needed) that encodes to `tokens` ids including [CLS] and [SEP].
+pub fn text_with_tokens(tokenizer: &tokenizers::Tokenizer, tokens: usize) -> String {
+    let words: Vec<&str> = PASSAGE.split_whitespace().cycle().take(tokens * 2).collect();
+    let count = |n: usize| tokenizer.encode(words[..n].join(" "), true).map(|e| e.len()).unwrap_or(usize::MAX);
+    let n = (1..words.len()).take_while(|&n| count(n) <= tokens).last().unwrap_or(1);
+    words[..n].join(" ")
+}

@@ -130,7 +130,7 @@ fn tile_starts(length: u32, tile: u32) -> Vec<u32> {
 
 fn load_graph(entry: &ModelEntry, size: u32) -> std::result::Result<Graph, LoadError> {
     let s = size as usize;
-    let spec = GraphSpec { inputs: vec![InputFact::f32(InputFact::fixed(&[1, 3, s, s]))], ..GraphSpec::default() };
+    let spec = GraphSpec { inputs: vec![InputFact::f32(InputFact::fixed(&[1, 3, s, s]))], all_cores: true, ..GraphSpec::default() };
     Graph::load(&entry.graph(&format!("detector_{size}"))?, entry.id(), &spec, entry.inference)
 }
 
@@ -150,7 +150,7 @@ fn detect_at(graph: &Graph, image: &RgbImage, size: u32) -> TractResult<Vec<Dete
         }
     }
     let input = tract_ndarray::Array4::from_shape_vec((1, 3, s, s), planes)?;
-    let outputs = graph.run_on_all_cores(tvec!(Tensor::from(input).into()))?;
+    let outputs = graph.run(tvec!(Tensor::from(input).into()))?;
     let grid = outputs[0].to_plain_array_view::<f32>()?;
     let cells = grid.shape()[2];
     let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());

@@ -157,6 +157,9 @@ pub(crate) struct GraphSpec<'a> {
     pub outputs: &'a [&'a str],
     /// For a classifier: values per row its first output must hold (`[rows, labels]`).
     pub labels: Option<usize>,
+    /// Whether one run spreads its work over every core (worth it for one large graph, such as the face detector;
+    /// small graphs run one thread each, side by side).
+    pub all_cores: bool,
 }
 
 impl GraphSpec<'_> {
@@ -168,6 +171,7 @@ impl GraphSpec<'_> {
 /// A loaded graph, ready to run on the configured backend.
 pub(crate) struct Graph {
     runner: Runner,
+    all_cores: bool,
 }
 
 enum Runner {
@@ -195,7 +199,7 @@ impl Graph {
             Backend::OnnxRuntime => Err(Refusal::Unreadable("this build has no onnxruntime backend".into())),
         };
         match runner {
-            Ok(runner) => Ok(Graph { runner }),
+            Ok(runner) => Ok(Graph { runner, all_cores: spec.all_cores }),
             Err(Refusal::Unreadable(message)) => Err(LoadError::unreadable(path, message)),
             Err(Refusal::Contract(message)) => Err(LoadError::ContractMismatch { model: model.to_owned(), message }),
         }
@@ -205,17 +209,8 @@ impl Graph {
     /// the graph's own).
     pub(crate) fn run(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         match &self.runner {
+            Runner::Tract(plan) if self.all_cores => crate::parallel::with_all_cores(|| plan.run(inputs)),
             Runner::Tract(plan) => plan.run(inputs),
-            #[cfg(feature = "ort")]
-            Runner::OnnxRuntime(session) => session.run(inputs),
-        }
-    }
-
-    /// Runs the graph with its work spread over every core where the backend can (tract's matrix products; ONNX
-    /// Runtime sessions already use their own threads).
-    pub(crate) fn run_on_all_cores(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
-        match &self.runner {
-            Runner::Tract(plan) => crate::parallel::with_all_cores(|| plan.run(inputs)),
             #[cfg(feature = "ort")]
             Runner::OnnxRuntime(session) => session.run(inputs),
         }

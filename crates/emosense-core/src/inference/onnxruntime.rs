@@ -56,7 +56,8 @@ pub(super) struct Session {
 }
 
 impl Session {
-    /// Loads the graph at `path` for `device` (one intra-op thread on the CPU, as tract runs each graph) and checks
+    /// Loads the graph at `path` for `device` (on the CPU one intra-op thread, or one per core where the spec asks
+    /// for every core, as tract runs it) and checks
     /// it against `spec` from the graph's own input and output types. ONNX Runtime's rewrites of int8 weights into
     /// its own quantized kernels are turned off: they move the text model's logits by up to 0.02, so the weights
     /// are used in f32 as tract uses them and both backends give the same answers.
@@ -65,7 +66,7 @@ impl Session {
         let environment = environment().map_err(Refusal::Unreadable)?;
         let mut builder = ort::session::Session::builder(environment)
             .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
-            .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
+            .and_then(|b| b.with_intra_threads(if spec.all_cores { all_cores() } else { 1 }).map_err(Into::into))
             .and_then(|b| b.with_config_entry("session.disable_quant_qdq", "1").map_err(Into::into))
             .map_err(unreadable)?;
         if device == Device::Cuda {
@@ -133,6 +134,10 @@ fn reads(dtype: &ValueType, element: ElementType, dims: &[Dim]) -> bool {
             Dim::Fixed(size) => graph < 0 || graph == *size as i64,
             Dim::Any(_) => true,
         })
+}
+
+fn all_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// An ONNX Runtime error as one line of text (its messages end with a line break).

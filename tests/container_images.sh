@@ -14,7 +14,7 @@ echo "docker/*.Dockerfile: hadolint passed"
 images=target/container-images
 CARGO_PROFILE=dev tools/container/assemble.sh gpu "$images/gpu" int8
 CARGO_PROFILE=dev tools/container/assemble.sh lambda "$images/lambda" int8
-for function in analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models openapi; do
+for function in $(basename -s .rs crates/emosense-lambda/src/bin/*.rs); do
   [ -x "$images/lambda/bin/$function" ] || { echo "lambda image lacks $function" >&2; exit 1; }
 done
 if CARGO_PROFILE=dev tools/container/assemble.sh lambda "$images/lambda-fp32" fp32 2> "$images/fp32.err"; then

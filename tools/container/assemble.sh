@@ -18,7 +18,7 @@ cd "$repo"
 case "$kind" in
   gpu) package=emosense-cli binaries="emosense" onnxruntime=gpu ;;
   lambda) package=emosense-lambda onnxruntime=cpu
-    binaries="analyze-text analyze-batch analyze-audio analyze-face analyze-multimodal analyze-file health models openapi" ;;
+    binaries="$(basename -s .rs crates/emosense-lambda/src/bin/*.rs)" ;;
   *) echo "usage: $0 gpu|lambda DEST [PRECISION]" >&2; exit 2 ;;
 esac
 case "$precision" in

